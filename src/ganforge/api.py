@@ -1,0 +1,89 @@
+"""The Python facade: `ganforge.train(...)`, `g = ganforge.load(run_dir)`, `g.sample(16, seed=0)`."""
+from __future__ import annotations
+
+import os
+from typing import Optional, Sequence
+
+import torch
+
+from .config import Config, load_config
+from .data import DataInfo
+from .errors import CheckpointError
+from .models import build_generator
+from .train.checkpoint import latest_checkpoint, load_entry, read_meta
+from .train.trainer import RunResult, Trainer, resolve_device
+from .utils.safeio import sniff
+
+
+class LoadedGenerator:
+    """A trained generator with its config: sample, interpolate, and reach the module itself as `.generator`."""
+
+    def __init__(self, generator, config: Config, info: DataInfo, checkpoint: str, device):
+        self.generator = generator.eval().requires_grad_(False)
+        self.config, self.info, self.checkpoint, self.device = config, info, checkpoint, device
+
+    @property
+    def z_dim(self) -> int:
+        return self.generator.z_dim
+
+    def latents(self, n: int, seed: int = 0) -> torch.Tensor:
+        """n latent codes drawn from the prior with a fixed seed (the same seed gives the same codes)."""
+        return self.generator.sample_z(n, generator=torch.Generator().manual_seed(seed), device=self.device)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, y: Optional[torch.Tensor] = None, batch_size: int = 256) -> torch.Tensor:
+        """G(z) in batches, on CPU, in [-1, 1] for images."""
+        out = []
+        for i in range(0, len(z), batch_size):
+            yy = None if y is None else y[i : i + batch_size].to(self.device)
+            out.append(self.generator(z[i : i + batch_size].to(self.device), yy).float().cpu())
+        return torch.cat(out)
+
+    def sample(self, n: int, seed: int = 0, y=None) -> torch.Tensor:
+        """n samples from the fixed seed `seed`; `y` (int or sequence) selects classes for conditional models."""
+        if y is not None:
+            y = torch.as_tensor(y, dtype=torch.long).expand(n) if not isinstance(y, torch.Tensor) or y.dim() == 0 \
+                else y.long()
+        return self.generate(self.latents(n, seed), y)
+
+
+def _resolve_checkpoint(path: str) -> str:
+    """A run directory, its checkpoints/ folder, or one checkpoint folder -> a checkpoint folder."""
+    if os.path.isfile(path):
+        kind = sniff(path)
+        if kind in ("pickle", "zip"):
+            raise CheckpointError(f"{path} is a pickle/torch.save file: refused (ganforge never unpickles; "
+                                  f"unpickling can execute code). Load a ganforge run directory instead.")
+        raise CheckpointError(f"{path} is a file; give a ganforge run directory (with checkpoints/ inside)")
+    if os.path.isfile(os.path.join(path, "state.json")):
+        return path
+    for root in (os.path.join(path, "checkpoints"), path):
+        found = latest_checkpoint(root)
+        if found:
+            return found
+    raise CheckpointError(f"no complete ganforge checkpoint found under {path}")
+
+
+def load(run_dir: str, device: str = "cpu", ema: bool = True) -> LoadedGenerator:
+    """Load the newest checkpoint's generator (its EMA copy when present and `ema`) from a run directory."""
+    ckpt = _resolve_checkpoint(str(run_dir))
+    meta = read_meta(ckpt)
+    config = load_config(meta["config"])
+    info = DataInfo.from_json(meta["data_info"])
+    dev = resolve_device(device)
+    generator = build_generator(config.generator, info)
+    entry = "ema" if ema and "ema" in meta["state"] else "generator"
+    state = load_entry(ckpt, entry, meta)
+    try:
+        generator.load_state_dict(state)
+    except RuntimeError as e:
+        raise CheckpointError(f"{ckpt}: the weights do not fit a {config.generator.name!r} generator "
+                              f"({str(e).splitlines()[0]})") from None
+    return LoadedGenerator(generator.to(dev), config, info, ckpt, dev)
+
+
+def train(config, overrides: Sequence[str] = (), run_dir: Optional[str] = None, resume: bool = False,
+          overwrite: bool = False) -> RunResult:
+    """Train from a preset name, YAML path, dict or Config (plus dotted overrides); return the RunResult."""
+    cfg = config if isinstance(config, Config) and not overrides else load_config(config, overrides)
+    return Trainer(cfg, run_dir=run_dir, resume=resume, overwrite=overwrite).fit()

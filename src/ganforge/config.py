@@ -1,0 +1,238 @@
+"""Typed configuration: YAML presets shipped in the package, dotted command-line overrides, strict validation.
+
+A config has five sections. `data`, `generator`, `discriminator` and `method` each name a registered component
+whose own dataclass types and validates the rest of the section; `train` is :class:`TrainConfig`. Unknown keys
+are errors that suggest the closest valid key (DESIGN.md §4).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Dict, List, Optional, Sequence
+
+import yaml
+
+from .errors import ConfigError
+from .registry import DATASETS, DISCRIMINATORS, GENERATORS, METHODS
+
+
+@dataclass
+class TrainConfig:
+    """Settings of the generic training loop (nothing here is specific to one GAN)."""
+
+    steps: int = 2000  # iterations of the method's step (one generator update for the standard GAN)
+    batch_size: int = 64  # global batch
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    keep_last: int = 3  # checkpoints kept on disk
+    n_samples: int = 64  # images in each sample grid (fixed z)
+    ema: float = 0.0  # generator EMA decay; 0 disables it
+    ema_start: int = 0  # iterations before the EMA starts tracking (it copies the weights until then)
+    progress: bool = True  # progress bar
+    tensorboard: bool = True  # write TensorBoard events when tensorboard is installed
+    out_dir: str = "runs"
+
+
+SECTIONS = {"data": DATASETS, "generator": GENERATORS, "discriminator": DISCRIMINATORS, "method": METHODS}
+
+
+@dataclass
+class Config:
+    name: str = "run"
+    description: str = ""
+    data: Any = None
+    generator: Any = None
+    discriminator: Any = None
+    method: Any = None
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return to_plain(dataclasses.asdict(self))
+
+
+def to_plain(obj):
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    return obj
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Presets and raw YAML
+
+
+def preset_names() -> List[str]:
+    return sorted(p.name[:-5] for p in resources.files("ganforge.presets").iterdir() if p.name.endswith(".yaml"))
+
+
+def preset_text(name: str) -> str:
+    return resources.files("ganforge.presets").joinpath(f"{name}.yaml").read_text()
+
+
+def read_raw(source) -> dict:
+    """A preset name, a YAML path or a dict -> a plain dict (not yet validated)."""
+    if isinstance(source, dict):
+        return to_plain(source)
+    if isinstance(source, Config):
+        return source.to_dict()
+    src = str(source)
+    if os.path.isfile(src):
+        with open(src) as f:
+            text = f.read()
+        where = src
+    elif src in preset_names():
+        text, where = preset_text(src), f"preset {src}"
+    else:
+        close = difflib.get_close_matches(src, preset_names(), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"{src!r} is neither a preset nor a YAML file.{hint} Presets: {', '.join(preset_names())}"
+        )
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: a config must be a mapping of sections, got {type(raw).__name__}")
+    return raw
+
+
+def apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
+    """Apply `section.key=value` strings (values parsed as YAML) to a raw config dict."""
+    raw = to_plain(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value, e.g. train.steps=2000")
+        key, _, text = item.partition("=")
+        try:
+            value = yaml.safe_load(text) if text != "" else ""
+        except yaml.YAMLError:
+            value = text
+        parts = key.strip().split(".")
+        node = raw
+        for p in parts[:-1]:
+            if not isinstance(node.get(p, {}), dict):
+                raise ConfigError(f"override {item!r}: {p!r} is not a section")
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return raw
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Validation into typed dataclasses
+
+
+def _suggest(key: str, valid: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _coerce(value, tp, where: str):
+    """Check/convert one YAML value to the annotated field type."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin is typing.Union:  # Optional[...]
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], where)
+    if origin in (list, tuple, List, typing.Tuple) or tp in (list, tuple):
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            value = [v.strip() for v in value.split(",")] if isinstance(value, str) else [value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        elem = args[0] if args else Any
+        out = [_coerce(v, elem, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(out) if (origin is tuple or tp is tuple) else out
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        try:
+            f = float(value)
+        except ValueError:
+            raise ConfigError(f"{where} must be an integer, got {value!r}") from None
+        if f != int(f):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return int(f)
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        try:
+            return float(value)  # YAML 1.1 reads 2e-4 as a string: accept it
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be a number, got {value!r}") from None
+    if tp is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def build_dataclass(cls, values: dict, where: str):
+    """Instantiate dataclass `cls` from a dict, rejecting unknown keys with a suggestion."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        if key not in names:
+            raise ConfigError(f"unknown key {where}.{key}.{_suggest(key, names)} Valid keys: {', '.join(names)}")
+        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}")
+    obj = cls(**kwargs)
+    check = getattr(obj, "validate", None)
+    if check is not None:
+        check()
+    return obj
+
+
+def _build_section(section: str, values) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"section {section!r} must be a mapping with at least a 'name'")
+    if "name" not in values:
+        raise ConfigError(f"section {section!r} needs a 'name' (one of: {', '.join(SECTIONS[section].names())})")
+    entry = SECTIONS[section].get(str(values["name"]))
+    return build_dataclass(entry.config_cls, values, section)
+
+
+def from_dict(raw: dict) -> Config:
+    valid = ["name", "description", *SECTIONS, "train"]
+    for key in raw:
+        if key not in valid:
+            raise ConfigError(f"unknown section {key!r}.{_suggest(key, valid)} Valid sections: {', '.join(valid)}")
+    for section in SECTIONS:
+        if section not in raw:
+            raise ConfigError(f"the config has no {section!r} section")
+    return Config(
+        name=str(raw.get("name", "run")),
+        description=str(raw.get("description", "")),
+        **{s: _build_section(s, raw[s]) for s in SECTIONS},
+        train=build_dataclass(TrainConfig, raw.get("train") or {}, "train"),
+    )
+
+
+def load_config(source, overrides: Sequence[str] = ()) -> Config:
+    """Preset name / YAML path / dict, plus dotted overrides -> validated :class:`Config`."""
+    return from_dict(apply_overrides(read_raw(source), overrides))
+
+
+def save_config(cfg: Config, path: str) -> None:
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg.to_dict(), f, sort_keys=False)

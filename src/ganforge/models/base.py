@@ -1,0 +1,47 @@
+"""The Generator / Discriminator contract every model follows (DESIGN.md §3)."""
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import torch
+from torch import nn
+
+
+class Generator(nn.Module):
+    """Maps latent codes z (and optional labels y) to samples.
+
+    Subclasses set `z_dim`, `num_classes` (0 when unconditional) and `out_shape`, implement `forward(z, y=None)`,
+    and list their dissectable layers in `feature_layers()`.
+    """
+
+    z_dim: int = 0
+    num_classes: int = 0
+    out_shape: tuple = ()
+
+    def sample_z(self, n: int, generator: Optional[torch.Generator] = None, device=None) -> torch.Tensor:
+        """n latent codes from the prior N(0, I)."""
+        device = device if device is not None else next(self.parameters()).device
+        z = torch.randn(n, self.z_dim, generator=generator, device="cpu" if generator is not None else device)
+        return z.to(device)
+
+    def feature_layers(self) -> Dict[str, nn.Module]:
+        """Named intermediate layers whose outputs dissection and latent tools may hook."""
+        return {}
+
+
+class Discriminator(nn.Module):
+    """Maps samples (and optional labels) to one logit per sample (N,), never a probability."""
+
+    num_classes: int = 0
+
+
+def normal_init(module: nn.Module, std: float = 0.02) -> None:
+    """DCGAN initialisation (Radford et al. 2016, §4): conv/linear weights N(0, std); BN weight N(1, std), bias 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            nn.init.normal_(m.weight, 1.0, std)
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,125 @@
+"""Checkpoint directories (DESIGN.md §5): safetensors + JSON, atomic, LATEST updated last, keep-last-K.
+
+    checkpoints/step-000500/   <name>.safetensors for every top-level state entry that holds tensors
+                               (generator, discriminator, ema, optim, ...), state.json with the rest
+    checkpoints/LATEST         name of the newest *complete* checkpoint
+
+A checkpoint is written into a hidden temporary folder, every file fsynced, then renamed into place; only then
+is LATEST replaced (itself via a temporary file and an atomic rename). A crash or a full disk at any moment leaves
+the previous checkpoint and LATEST intact.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from typing import Any, Dict, Optional, Tuple
+
+from ..errors import CheckpointError
+from ..utils.safeio import (
+    flatten_state,
+    fsync_dir,
+    fsync_write,
+    read_json,
+    read_tensors,
+    unflatten_state,
+    write_json,
+    write_tensors,
+)
+
+log = logging.getLogger(__name__)
+
+FORMAT = "ganforge-checkpoint"
+VERSION = 1
+
+
+def step_name(step: int) -> str:
+    return f"step-{step:06d}"
+
+
+def save_checkpoint(root: str, step: int, state: Dict[str, Any], meta: Dict[str, Any], keep_last: int = 3) -> str:
+    """Write `state` (name -> nested state) and `meta` (JSON) as checkpoint `step` under `root`; return its path."""
+    os.makedirs(root, exist_ok=True)
+    final = os.path.join(root, step_name(step))
+    tmp = os.path.join(root, f".tmp-{step_name(step)}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        os.makedirs(tmp)
+        files, skeleton = {}, {}
+        for name, obj in state.items():
+            skeleton[name], tensors = flatten_state(obj)
+            if tensors:
+                fname = f"{name}.safetensors"
+                write_tensors(os.path.join(tmp, fname), tensors)
+                files[fname] = os.path.getsize(os.path.join(tmp, fname))
+        write_json(os.path.join(tmp, "state.json"),
+                   {"format": FORMAT, "version": VERSION, "step": step, "files": files, **meta, "state": skeleton})
+        fsync_dir(tmp)
+        if os.path.exists(final):
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+        fsync_dir(root)
+        latest_tmp = os.path.join(root, f".LATEST-{os.getpid()}")
+        fsync_write(latest_tmp, (step_name(step) + "\n").encode())
+        os.replace(latest_tmp, os.path.join(root, "LATEST"))
+        fsync_dir(root)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        prev = latest_checkpoint(root)
+        kept = f"the last good checkpoint is intact: {prev}" if prev else "no earlier checkpoint exists"
+        raise CheckpointError(f"could not write checkpoint {final}: {e.strerror or e}; {kept}") from None
+    _prune(root, keep_last)
+    return final
+
+
+def _prune(root: str, keep_last: int) -> None:
+    if keep_last <= 0:
+        return
+    steps = sorted(d for d in os.listdir(root) if d.startswith("step-") and os.path.isdir(os.path.join(root, d)))
+    for d in steps[:-keep_last]:
+        shutil.rmtree(os.path.join(root, d), ignore_errors=True)
+
+
+def latest_checkpoint(root: str) -> Optional[str]:
+    """Path of the checkpoint LATEST names, or None when there is none."""
+    marker = os.path.join(root, "LATEST")
+    if not os.path.isfile(marker):
+        return None
+    with open(marker) as f:
+        name = f.read().strip()
+    path = os.path.join(root, name)
+    return path if name and os.path.isdir(path) else None
+
+
+def read_meta(path: str) -> Dict[str, Any]:
+    """state.json of a checkpoint, checked to be ours and complete (every file present with its recorded size)."""
+    meta = read_json(os.path.join(path, "state.json"))
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a ganforge checkpoint (state.json has no format {FORMAT!r})")
+    if int(meta.get("version", 0)) > VERSION:
+        raise CheckpointError(f"{path} was written by a newer ganforge (format version {meta['version']})")
+    for fname, size in meta.get("files", {}).items():
+        fpath = os.path.join(path, fname)
+        if not os.path.isfile(fpath):
+            raise CheckpointError(f"checkpoint {path} is incomplete: {fname} is missing")
+        if os.path.getsize(fpath) != size:
+            raise CheckpointError(
+                f"checkpoint file {fpath} is truncated or altered ({os.path.getsize(fpath)} bytes, expected {size})"
+            )
+    return meta
+
+
+def load_entry(path: str, name: str, meta: Optional[Dict[str, Any]] = None) -> Any:
+    """One top-level state entry (e.g. 'generator') of a checkpoint."""
+    meta = meta or read_meta(path)
+    if name not in meta["state"]:
+        raise CheckpointError(f"checkpoint {path} has no {name!r} entry (it has: {', '.join(meta['state'])})")
+    fname = f"{name}.safetensors"
+    tensors = read_tensors(os.path.join(path, fname)) if fname in meta["files"] else {}
+    return unflatten_state(meta["state"][name], tensors)
+
+
+def load_checkpoint(path: str) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """(state, meta) of a checkpoint directory, every entry loaded."""
+    meta = read_meta(path)
+    return {name: load_entry(path, name, meta) for name in meta["state"]}, meta

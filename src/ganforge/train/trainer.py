@@ -1,0 +1,219 @@
+"""The one generic training loop (DESIGN.md §3): data, device, seeding, EMA, counters, progress bar, sample
+grids, metrics.jsonl, checkpoints, signals and non-finite guards. It never knows which GAN it trains: the
+Method's `step` does all the GAN-specific work.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from .. import __version__
+from ..config import Config, save_config
+from ..data import BatchStream, build_dataset
+from ..errors import CheckpointError, GanforgeError, TrainingDiverged
+from ..methods import build_method
+from ..utils.images import save_grid, save_scatter
+from . import rng
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, step_name
+from .ema import EMA
+from .logger import RunLogger, plot_losses
+from .signals import StopRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    run_dir: str
+    step: int
+    checkpoint: Optional[str]
+    samples: Optional[str]
+    loss_plot: Optional[str]
+    interrupted: bool
+    seconds: float
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class DeviceStream:
+    """The Method's view of the data: batches already on the training device."""
+
+    def __init__(self, stream: BatchStream, device: torch.device):
+        self.stream, self.device = stream, device
+
+    def next(self):
+        return self.stream.next().to(self.device, non_blocking=True)
+
+
+class Trainer:
+    def __init__(self, config: Config, run_dir: Optional[str] = None, resume: bool = False,
+                 overwrite: bool = False, dataset=None):
+        self.config = config
+        t = config.train
+        self.run_dir = run_dir or os.path.join(t.out_dir, config.name)
+        self.device = resolve_device(t.device)
+        if t.threads > 0:
+            torch.set_num_threads(t.threads)
+        self._prepare_run_dir(resume, overwrite)
+        rng.seed_everything(t.seed)
+        # Data first: a missing or empty source fails here, before any network is built.
+        self.dataset = dataset if dataset is not None else build_dataset(config.data)
+        self.info = self.dataset.info
+        self.stream = BatchStream(self.dataset, t.batch_size, seed=t.seed)
+        self.method = build_method(config, self.info).to(self.device)
+        self.method.optimizers()
+        self.ema = EMA(self.method.generator, t.ema, t.ema_start) if t.ema > 0 else None
+        self.step = 0
+        n_fixed = t.n_samples if self.info.is_image else max(t.n_samples, 2000)
+        self.fixed_z = self.method.generator.sample_z(n_fixed, generator=torch.Generator().manual_seed(t.seed + 1))
+        self.logger = RunLogger(self.run_dir, t.tensorboard)
+        self.stop = StopRequest()
+        self.last_checkpoint = latest_checkpoint(self.ckpt_dir) if resume else None
+        if resume:
+            self._resume()
+        save_config(config, os.path.join(self.run_dir, "config.yaml"))
+
+    @property
+    def ckpt_dir(self) -> str:
+        return os.path.join(self.run_dir, "checkpoints")
+
+    def _prepare_run_dir(self, resume: bool, overwrite: bool) -> None:
+        has_ckpt = os.path.isdir(self.ckpt_dir) and latest_checkpoint(self.ckpt_dir) is not None
+        if resume and not has_ckpt:
+            raise CheckpointError(f"nothing to resume: {self.run_dir} has no complete checkpoint")
+        if not resume and has_ckpt:
+            if not overwrite:
+                raise GanforgeError(
+                    f"{self.run_dir} already holds a run; continue it with --resume {self.run_dir}, "
+                    f"or choose another --out (or pass --overwrite to delete it)"
+                )
+            shutil.rmtree(self.run_dir)
+        os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
+
+    # -- checkpoints ------------------------------------------------------------------------------------------------
+    def _state(self) -> dict:
+        state = self.method.state_dict()
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        state["trainer"] = {"step": self.step, "data": self.stream.state_dict(), "rng": rng.capture(),
+                            "ema_updates": self.ema.updates if self.ema else 0}
+        return state
+
+    def _meta(self) -> dict:
+        return {"ganforge_version": __version__, "torch_version": torch.__version__,
+                "data_info": self.info.to_json(), "config": self.config.to_dict(),
+                "counters": self.counters()}
+
+    def counters(self) -> dict:
+        return {"step": self.step, "g_steps": self.method.g_steps, "d_steps": self.method.d_steps,
+                "images_seen": self.stream.images_seen}
+
+    def save(self) -> str:
+        for name, net in self.method.networks().items():
+            if not all(torch.isfinite(p).all() for p in net.parameters()):
+                raise TrainingDiverged(f"{name} weights are not finite at step {self.step}; not saving them. "
+                                       f"Last good checkpoint: {self.last_checkpoint}")
+        self.last_checkpoint = save_checkpoint(self.ckpt_dir, self.step, self._state(), self._meta(),
+                                               self.config.train.keep_last)
+        plot_losses(self.logger.path, os.path.join(self.run_dir, "loss.png"))
+        return self.last_checkpoint
+
+    def _resume(self) -> None:
+        state, meta = load_checkpoint(self.last_checkpoint)
+        trainer = state.pop("trainer")
+        ema_state = state.pop("ema", None)
+        try:
+            self.method.load_state_dict(state)
+            if self.ema is not None and ema_state is not None:
+                self.ema.load_state_dict(ema_state, trainer["ema_updates"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise CheckpointError(f"checkpoint {self.last_checkpoint} does not fit this model/method "
+                                  f"(was the config changed?): {str(e).splitlines()[0]}") from None
+        self.step = int(trainer["step"])
+        self.stream.load_state_dict(trainer["data"])
+        rng.restore(trainer["rng"])
+        self.logger.truncate_after(self.step)
+        log.info("resumed %s at step %d", self.last_checkpoint, self.step)
+
+    # -- pictures ---------------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def write_samples(self) -> str:
+        g = self.ema.shadow if self.ema is not None else self.method.generator
+        was_training = g.training
+        g.eval()
+        x = g(self.fixed_z.to(self.device))
+        g.train(was_training)
+        path = os.path.join(self.run_dir, "samples", f"{step_name(self.step)}.png")
+        if self.info.is_image:
+            save_grid(x, path)
+        else:
+            ref = self.dataset.get(torch.arange(min(len(self.dataset), 2000))).x
+            save_scatter(x, path, reference=ref)
+        shutil.copyfile(path, os.path.join(self.run_dir, "samples", "latest.png"))
+        return path
+
+    # -- the loop ---------------------------------------------------------------------------------------------------
+    def fit(self) -> RunResult:
+        from tqdm.auto import tqdm
+
+        t = self.config.train
+        data = DeviceStream(self.stream, self.device)
+        nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
+        started = time.perf_counter()
+        mark = (started, self.stream.images_seen, self.step)
+        samples = None
+        self.method.train()
+        bar = tqdm(total=t.steps, initial=self.step, disable=not t.progress, desc=self.config.name,
+                   unit="it", dynamic_ncols=True)
+        try:
+            with self.stop:
+                while self.step < t.steps and not self.stop.requested:
+                    logs = self.method.step(data, self.step / t.steps)
+                    self.step += 1
+                    if self.ema is not None:
+                        self.ema.update(self.method.generator)
+                    nonfinite |= ~torch.isfinite(torch.stack([v.float() for v in logs.values()])).all()
+                    last = self.step == t.steps or self.stop.requested
+                    if self.step % t.log_every == 0 or last:
+                        mark = self._log(logs, nonfinite, mark, bar)
+                    if self.step % t.sample_every == 0 or last:
+                        samples = self.write_samples()
+                    if self.step % t.checkpoint_every == 0 or last:
+                        self._check_finite(nonfinite)
+                        self.save()
+                    bar.update(1)
+        finally:
+            bar.close()
+            self.logger.close()
+        return RunResult(self.run_dir, self.step, self.last_checkpoint, samples,
+                         plot_losses(self.logger.path, os.path.join(self.run_dir, "loss.png")),
+                         self.stop.requested, time.perf_counter() - started)
+
+    def _check_finite(self, nonfinite: torch.Tensor) -> None:
+        if bool(nonfinite):
+            raise TrainingDiverged(
+                f"a loss became NaN or infinite before step {self.step} of {self.run_dir}; the run is stopped and "
+                f"the last good checkpoint is kept: {self.last_checkpoint or 'none yet'}. "
+                f"Try a lower learning rate, or resume from that checkpoint with another seed."
+            )
+
+    def _log(self, logs, nonfinite, mark, bar):
+        self._check_finite(nonfinite)
+        now = time.perf_counter()
+        t0, seen0, _ = mark
+        record = {**self.counters(), **{k: float(v) for k, v in logs.items()},
+                  "img_per_s": (self.stream.images_seen - seen0) / max(now - t0, 1e-9),
+                  "time": round(time.time(), 3)}
+        self.logger.write(record)
+        bar.set_postfix({k: f"{record[k]:.3f}" for k in logs} | {"img/s": f"{record['img_per_s']:.0f}"})
+        return (now, self.stream.images_seen, self.step)
