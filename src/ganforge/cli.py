@@ -105,7 +105,7 @@ def cmd_interpolate(args) -> int:
     g = api.load(args.run)
     keys = __import__("torch").cat([g.latents(1, seed=s) for s in args.seeds])
     frames = g.generate(interpolation_path(keys, args.steps, spherical=args.slerp))
-    print(save_grid(frames, args.out, nrow=args.steps if frames.dim() == 4 else None))
+    print(save_grid(frames, args.out, nrow=len(frames) if frames.dim() == 4 else None))
     if frames.dim() == 4:
         gif = os.path.splitext(args.out)[0] + ".gif"
         pics = [make_grid(f[None], pad=0) for f in frames]

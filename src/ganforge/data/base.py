@@ -72,8 +72,24 @@ class TensorDataset:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
+    def nbytes(self) -> int:
+        tensors = [self.x, self.y, self.mask, *self.attrs.values()]
+        return sum(t.numel() * t.element_size() for t in tensors if t is not None)
+
+    def to(self, device) -> "TensorDataset":
+        """Move every tensor to `device` (small datasets live on the GPU: a batch is then one gather there)."""
+        mv = (lambda t: None if t is None else t.to(device))
+        moved = TensorDataset(mv(self.x), mv(self.y), mv(self.mask), {k: mv(v) for k, v in self.attrs.items()},
+                              self.info)
+        for k, v in vars(self).items():  # keep extra attributes (e.g. a folder's skipped-file list)
+            if k not in vars(moved):
+                setattr(moved, k, v)
+        return moved
+
     def get(self, index) -> Batch:
         """The batch at `index` (a LongTensor, slice or int list), x as float32 in [-1, 1]."""
+        if isinstance(index, torch.Tensor) and index.device != self.x.device:
+            index = index.to(self.x.device)
         x = self.x[index]
         if x.dtype == torch.uint8:
             x = x.float().div_(127.5).sub_(1.0)

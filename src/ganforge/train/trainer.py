@@ -27,6 +27,8 @@ from .signals import StopRequest
 
 log = logging.getLogger(__name__)
 
+GPU_RESIDENT_BYTES = 2 << 30  # datasets smaller than this are kept on the GPU
+
 
 @dataclass
 class RunResult:
@@ -64,11 +66,16 @@ class Trainer:
         self.device = resolve_device(t.device)
         if t.threads > 0:
             torch.set_num_threads(t.threads)
-        self._prepare_run_dir(resume, overwrite)
+        wipe = self._check_run_dir(resume, overwrite)
         rng.seed_everything(t.seed)
-        # Data first: a missing or empty source fails here, before any network is built.
+        # Data first: a missing or empty source fails here, before anything is written or built.
         self.dataset = dataset if dataset is not None else build_dataset(config.data)
+        if wipe:
+            shutil.rmtree(self.run_dir)
+        os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
         self.info = self.dataset.info
+        if self.device.type == "cuda" and self.dataset.nbytes() < GPU_RESIDENT_BYTES:
+            self.dataset = self.dataset.to(self.device)
         self.stream = BatchStream(self.dataset, t.batch_size, seed=t.seed)
         self.method = build_method(config, self.info).to(self.device)
         self.method.optimizers()
@@ -87,18 +94,17 @@ class Trainer:
     def ckpt_dir(self) -> str:
         return os.path.join(self.run_dir, "checkpoints")
 
-    def _prepare_run_dir(self, resume: bool, overwrite: bool) -> None:
+    def _check_run_dir(self, resume: bool, overwrite: bool) -> bool:
+        """Refuse to clobber an existing run; True when `overwrite` asks to delete it."""
         has_ckpt = os.path.isdir(self.ckpt_dir) and latest_checkpoint(self.ckpt_dir) is not None
         if resume and not has_ckpt:
             raise CheckpointError(f"nothing to resume: {self.run_dir} has no complete checkpoint")
-        if not resume and has_ckpt:
-            if not overwrite:
-                raise GanforgeError(
-                    f"{self.run_dir} already holds a run; continue it with --resume {self.run_dir}, "
-                    f"or choose another --out (or pass --overwrite to delete it)"
-                )
-            shutil.rmtree(self.run_dir)
-        os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
+        if not resume and has_ckpt and not overwrite:
+            raise GanforgeError(
+                f"{self.run_dir} already holds a run; continue it with --resume {self.run_dir}, "
+                f"or choose another --out (or pass --overwrite to delete it)"
+            )
+        return not resume and has_ckpt
 
     # -- checkpoints ------------------------------------------------------------------------------------------------
     def _state(self) -> dict:
@@ -178,11 +184,7 @@ class Trainer:
         try:
             with self.stop:
                 while self.step < t.steps and not self.stop.requested:
-                    logs = self.method.step(data, self.step / t.steps)
-                    self.step += 1
-                    if self.ema is not None:
-                        self.ema.update(self.method.generator)
-                    nonfinite |= ~torch.isfinite(torch.stack([v.float() for v in logs.values()])).all()
+                    logs = self.iteration(data, nonfinite)
                     last = self.step == t.steps or self.stop.requested
                     if self.step % t.log_every == 0 or last:
                         mark = self._log(logs, nonfinite, mark, bar)
@@ -198,6 +200,15 @@ class Trainer:
         return RunResult(self.run_dir, self.step, self.last_checkpoint, samples,
                          plot_losses(self.logger.path, os.path.join(self.run_dir, "loss.png")),
                          self.stop.requested, time.perf_counter() - started)
+
+    def iteration(self, data: DeviceStream, nonfinite: torch.Tensor) -> dict:
+        """One iteration: the method's step, the EMA update and the (sync-free) non-finite guard."""
+        logs = self.method.step(data, self.step / self.config.train.steps)
+        self.step += 1
+        if self.ema is not None:
+            self.ema.update(self.method.generator)
+        nonfinite |= ~torch.isfinite(torch.stack([v.float() for v in logs.values()])).all()
+        return logs
 
     def _check_finite(self, nonfinite: torch.Tensor) -> None:
         if bool(nonfinite):

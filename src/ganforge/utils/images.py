@@ -47,7 +47,7 @@ def save_png(arr: np.ndarray, path: str, min_size: int = 256) -> str:
     return path
 
 
-def save_grid(x: torch.Tensor, path: str, nrow: Optional[int] = None, min_size: int = 256) -> str:
+def save_grid(x: torch.Tensor, path: str, nrow: Optional[int] = None, min_size: int = 512) -> str:
     """Save N images (N×C×H×W in [-1, 1]) as a PNG grid; 2-D points (N×2) are drawn as a scatter plot."""
     if x.dim() == 2:
         return save_scatter(x, path)

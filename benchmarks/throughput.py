@@ -1,0 +1,217 @@
+"""Throughput of one ganforge DCGAN training iteration against a plain-PyTorch loop, in the same process.
+
+What is measured
+  * ganforge: a `Trainer` built from the `dcgan-mnist` preset (resolution / channels / batch overridden), timing
+    `trainer.iteration(DeviceStream(trainer.stream, trainer.device), nonfinite)` — exactly the per-iteration
+    work of `Trainer.fit` (the method's step, EMA update, sync-free non-finite guard) minus logging/checkpoints.
+  * plain: a hand-written loop of what a user script does with the same `DCGANGenerator` /
+    `DCGANDiscriminator` classes (fresh instances, same init), the same batch, `torch.optim.Adam(lr=2e-4,
+    betas=(0.5, 0.999))` with default settings, `F.binary_cross_entropy_with_logits` (D: real 1 / fake 0 on
+    fakes made without grad; G: the non-saturating loss on a fresh z, as ganforge's standard GAN does, so both
+    sides do the same FLOPs), real batches gathered at random from an in-memory float tensor of MNIST-5k on
+    the device, `zero_grad()`, no `.item()`.
+
+How
+  Warm-up, then alternating blocks (plain, ganforge, plain, ganforge, ...) so that machine noise hits both
+  sides alike; CUDA is synchronised around each block. Reported: median img/s of each side, the ratio
+  time_ganforge / time_plain (of the medians, and the median of the per-pair ratios; target ≤ 1.05), and
+  GFLOP/s = conv FLOPs of one iteration (`FlopCounterMode`, forward + backward of D and G steps) / time.
+
+    python benchmarks/throughput.py --device cpu [--configs dcgan32-c32-b64,dcgan32-c64-b64] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import BENCHMARKS_MD, device_label, provenance, resolve, sync, write_section  # noqa: E402
+
+from ganforge.config import load_config  # noqa: E402
+from ganforge.data import build_dataset  # noqa: E402
+from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
+from ganforge.train.trainer import DeviceStream, Trainer  # noqa: E402
+
+# name -> (resolution, channels, batch); the first is the main job's setting (the dcgan-mnist preset).
+CONFIGS = {
+    "dcgan32-c32-b64": (32, 32, 64),
+    "dcgan32-c64-b64": (32, 64, 64),
+    "dcgan64-c64-b256": (64, 64, 256),
+}
+DEFAULT_CONFIGS = {"cpu": ["dcgan32-c32-b64", "dcgan32-c64-b64"], "cuda": list(CONFIGS)}
+
+
+def preset(name: str, device: torch.device):
+    res, ch, bs = CONFIGS[name]
+    return load_config("dcgan-mnist", [
+        f"data.resolution={res}", f"generator.channels={ch}", f"discriminator.channels={ch}",
+        f"train.batch_size={bs}", f"train.device={device}", "train.steps=1000000000",
+        "train.progress=false", "train.tensorboard=false"])
+
+
+class GanforgeLoop:
+    """`Trainer.iteration` on the Trainer's own data stream, as `Trainer.fit` calls it."""
+
+    def __init__(self, cfg, run_dir: str):
+        self.trainer = Trainer(cfg, run_dir=run_dir, overwrite=True)
+        self.data = DeviceStream(self.trainer.stream, self.trainer.device)
+        self.nonfinite = torch.zeros((), dtype=torch.bool, device=self.trainer.device)
+        self.trainer.method.train()
+
+    def step(self):
+        self.trainer.iteration(self.data, self.nonfinite)
+
+
+class PlainLoop:
+    """The same networks, batch and optimiser, written the way a plain-PyTorch user would."""
+
+    def __init__(self, cfg, device: torch.device):
+        ds = build_dataset(cfg.data)
+        self.x = ds.get(torch.arange(len(ds))).x.to(device)  # float32 in [-1, 1], all of MNIST-5k
+        self.bs, self.z_dim, self.device = cfg.train.batch_size, cfg.generator.z_dim, device
+        torch.manual_seed(cfg.train.seed)
+        self.G = DCGANGenerator(ds.info.shape, cfg.generator.z_dim, cfg.generator.channels).to(device)
+        self.D = DCGANDiscriminator(ds.info.shape, cfg.discriminator.channels).to(device)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.ones = torch.ones(self.bs, device=device)
+        self.zeros = torch.zeros(self.bs, device=device)
+
+    def step(self):
+        G, D, bs, dev = self.G, self.D, self.bs, self.device
+        real = self.x[torch.randint(len(self.x), (bs,), device=dev)]
+        with torch.no_grad():
+            fake = G(torch.randn(bs, self.z_dim, device=dev))
+        loss_d = (F.binary_cross_entropy_with_logits(D(real), self.ones)
+                  + F.binary_cross_entropy_with_logits(D(fake), self.zeros))
+        self.opt_d.zero_grad()
+        loss_d.backward()
+        self.opt_d.step()
+        loss_g = F.binary_cross_entropy_with_logits(D(G(torch.randn(bs, self.z_dim, device=dev))), self.ones)
+        self.opt_g.zero_grad()
+        loss_g.backward()
+        self.opt_g.step()
+
+
+def flops_of(loop) -> int:
+    with FlopCounterMode(display=False) as fc:
+        loop.step()
+    return fc.get_total_flops()
+
+
+def time_block(loop, n: int, device) -> float:
+    """Seconds per iteration over n iterations."""
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        loop.step()
+    sync(device)
+    return (time.perf_counter() - t0) / n
+
+
+def bench(name: str, device, args) -> dict:
+    cfg = preset(name, device)
+    with tempfile.TemporaryDirectory() as tmp:
+        plain, gf = PlainLoop(cfg, device), GanforgeLoop(cfg, os.path.join(tmp, "run"))
+        flops, flops_gf = flops_of(plain), flops_of(gf)
+        for loop in (plain, gf):  # warm-up (allocator, cuDNN/oneDNN kernel choice, optimiser state)
+            time_block(loop, args.warmup, device)
+        t_est = time_block(plain, max(1, args.warmup), device)
+        iters = max(args.min_iters, math.ceil(args.block_seconds / t_est))
+        times = {"plain": [], "ganforge": []}
+        for _ in range(args.blocks):
+            times["plain"].append(time_block(plain, iters, device))
+            times["ganforge"].append(time_block(gf, iters, device))
+    t_plain, t_gf = statistics.median(times["plain"]), statistics.median(times["ganforge"])
+    bs = cfg.train.batch_size
+    return {
+        "name": name, "batch": bs, "blocks": args.blocks, "iters": iters,
+        "plain_ips": bs / t_plain, "gf_ips": bs / t_gf, "ms_plain": 1e3 * t_plain, "ms_gf": 1e3 * t_gf,
+        "ratio": t_gf / t_plain,
+        "ratio_paired": statistics.median(g / p for g, p in zip(times["ganforge"], times["plain"])),
+        "ratio_range": (min(g / p for g, p in zip(times["ganforge"], times["plain"])),
+                        max(g / p for g, p in zip(times["ganforge"], times["plain"]))),
+        "gflop": flops / 1e9, "gflop_gf": flops_gf / 1e9,
+        "gflops_plain": flops / t_plain / 1e9, "gflops_gf": flops / t_gf / 1e9,
+    }
+
+
+HEADER = ("| config | batch | plain img/s | ganforge img/s | ratio (medians) | ratio (paired; min–max) "
+          "| GFLOP/iter | GFLOP/s plain | GFLOP/s ganforge |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def row(r: dict) -> str:
+    lo, hi = r["ratio_range"]
+    return (f"| {r['name']} | {r['batch']} | {r['plain_ips']:.0f} | {r['gf_ips']:.0f} | **{r['ratio']:.3f}** "
+            f"| {r['ratio_paired']:.3f} ({lo:.2f}–{hi:.2f}) | {r['gflop']:.2f} | {r['gflops_plain']:.1f} "
+            f"| {r['gflops_gf']:.1f} |")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    p.add_argument("--configs", help=f"comma-separated, among {', '.join(CONFIGS)} (default: all for the device)")
+    p.add_argument("--blocks", type=int, help="timed blocks per side (default 5 CPU, 10 GPU)")
+    p.add_argument("--block-seconds", type=float, help="target length of one block (default 3 CPU, 1 GPU)")
+    p.add_argument("--min-iters", type=int, help="least iterations per block (default 20 CPU, 50 GPU)")
+    p.add_argument("--warmup", type=int, help="warm-up iterations per side (default 5 CPU, 20 GPU)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--quick", action="store_true", help="smoke run: 2 tiny blocks; writes nothing unless --md")
+    p.add_argument("--md", help=f"markdown file to update (default {os.path.relpath(BENCHMARKS_MD)})")
+    p.add_argument("--dry", action="store_true", help="print the table only, write no file")
+    args = p.parse_args(argv)
+
+    device = resolve(args.device)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    gpu = device.type == "cuda"
+    names = args.configs.split(",") if args.configs else DEFAULT_CONFIGS[device.type]
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        p.error(f"unknown config(s) {unknown}; choose among {list(CONFIGS)}")
+    if args.quick:
+        defaults = dict(blocks=2, block_seconds=0.0, min_iters=3, warmup=2)
+    else:
+        defaults = dict(blocks=10 if gpu else 5, block_seconds=1.0 if gpu else 3.0, min_iters=50 if gpu else 20,
+                        warmup=20 if gpu else 5)
+    for k, v in defaults.items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+
+    label, prov = device_label(device), provenance()  # provenance now: the load average before the run
+    print(f"{label}; torch {torch.__version__}; {args.blocks} blocks per side, ≥ {args.min_iters} iterations each")
+    results = []
+    for name in names:
+        t0 = time.perf_counter()
+        r = bench(name, device, args)
+        results.append(r)
+        print(f"  {name}: plain {r['ms_plain']:.1f} ms/it, ganforge {r['ms_gf']:.1f} ms/it, ratio {r['ratio']:.3f} "
+              f"(paired {r['ratio_paired']:.3f}), {r['blocks']}×{r['iters']} it/side, {time.perf_counter() - t0:.0f}s")
+        if abs(r["gflop_gf"] - r["gflop"]) > 1e-3 * r["gflop"]:
+            print(f"  warning: ganforge does {r['gflop_gf']:.3f} GFLOP/iter, plain {r['gflop']:.3f}")
+    table = "\n".join([HEADER, *map(row, results)])
+    print("\n" + table)
+
+    path = args.md or (None if args.quick or args.dry else BENCHMARKS_MD)
+    if path and not args.dry:
+        body = (f"{prov}\n\n{table}\n\n"
+                f"Ratio = time_ganforge / time_plain per iteration (target ≤ 1.05). Medians over {args.blocks} "
+                f"interleaved blocks per side; block sizes: "
+                + ", ".join(f"{r['name']} {r['iters']} it" for r in results) + ".")
+        write_section(f"Throughput — {label}, torch {torch.__version__}", body, path)
+    elif not args.dry:
+        print("(quick run: no file written; pass --md PATH to write one)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
