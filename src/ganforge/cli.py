@@ -64,6 +64,9 @@ def cmd_train(args) -> int:
         cfg_path = os.path.join(args.resume, "config.yaml")
         if not os.path.isfile(cfg_path):
             raise GanforgeError(f"{args.resume} is not a ganforge run (no config.yaml)")
+        if args.config and "=" not in args.config:
+            raise GanforgeError(f"--resume continues {args.resume} with its own config.yaml: name no preset "
+                                f"({args.config!r}), only overrides such as train.steps=5000")
         overrides = ([args.config] if args.config else []) + args.overrides
         cfg = load_config(read_raw(cfg_path), overrides)
         run_dir = args.resume

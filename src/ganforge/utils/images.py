@@ -33,9 +33,12 @@ def make_grid(x: torch.Tensor, nrow: Optional[int] = None, pad: int = 2, pad_val
     return grid
 
 
-def upscale(arr: np.ndarray, min_size: int = 256) -> np.ndarray:
-    """Nearest-neighbour upscale by an integer factor so that small grids are comfortable to look at."""
-    factor = max(1, int(math.ceil(min_size / max(arr.shape[0], arr.shape[1]))))
+def upscale(arr: np.ndarray, min_size: int = 256, min_side: int = 128, max_size: int = 4096) -> np.ndarray:
+    """Nearest-neighbour upscale by an integer factor so that small grids and thin strips are comfortable to
+    look at: the longer side reaches `min_size` or the shorter one `min_side`, never past `max_size`."""
+    h, w = arr.shape[0], arr.shape[1]
+    factor = max(math.ceil(min_size / max(h, w)), math.ceil(min_side / min(h, w)))
+    factor = max(1, min(factor, max_size // max(h, w)))
     if factor == 1:
         return arr
     return arr.repeat(factor, axis=0).repeat(factor, axis=1)
