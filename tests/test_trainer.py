@@ -122,7 +122,7 @@ def test_run_directory_layout(tmp_path):
     assert os.path.isfile(tmp_path / "config.yaml")
     assert os.path.isfile(tmp_path / "loss.png") and os.path.isfile(tmp_path / "samples" / "step-000004.png")
     ckpt = tmp_path / "checkpoints" / "step-000004"
-    assert sorted(os.listdir(ckpt)) == ["discriminator.safetensors", "generator.safetensors",
+    assert sorted(os.listdir(ckpt)) == ["discriminator.safetensors", "generator.safetensors", "noise.safetensors",
                                         "optim.safetensors", "state.json"]
     meta = json.loads((ckpt / "state.json").read_text())
     assert meta["counters"] == {"step": 4, "g_steps": 4, "d_steps": 4, "images_seen": 64}

@@ -39,6 +39,18 @@ class TrainConfig:
     progress: bool = True  # progress bar
     tensorboard: bool = True  # write TensorBoard events when tensorboard is installed
     out_dir: str = "runs"
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 adds loss scaling)
+    channels_last: bool = False  # NHWC memory layout for convolutions (helps on GPUs with tensor cores)
+    compile: bool = False  # torch.compile every network
+
+    def validate(self):
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise ConfigError(f"train.precision must be one of fp32, bf16, fp16, got {self.precision!r}")
+        for key in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "n_samples"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"train.{key} must be ≥ 1, got {getattr(self, key)}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"train.ema must be in [0, 1), got {self.ema}")
 
 
 SECTIONS = {"data": DATASETS, "generator": GENERATORS, "discriminator": DISCRIMINATORS, "method": METHODS}

@@ -3,10 +3,14 @@
 The Trainer calls `step(data, progress)` once per iteration; `data.next()` yields Batches, so a recipe takes as
 many real batches as it needs (n critic steps, a population, paired domains). Returned values are detached 0-dim
 tensors: the Trainer reads them (a host sync) only when it logs.
+
+Recipes draw latent codes with `self.sample_z(n)` and apply every optimiser step with `self.update(loss, name)`;
+through these two the Trainer supplies seeded noise that is identical across data-parallel ranks, gradient
+averaging over ranks, and fp16 loss scaling — so a recipe never needs to know about either.
 """
 from __future__ import annotations
 
-from typing import Dict
+from typing import Callable, Dict, Optional
 
 import torch
 from torch import nn
@@ -14,8 +18,31 @@ from torch import nn
 from ..models import build_discriminator, build_generator
 
 
+class Noise:
+    """Latent codes for the global batch from one seeded stream; each rank keeps its strided share.
+
+    With world size W and per-rank batch n, every rank draws the same n·W codes and takes rows rank::W, exactly the
+    rows that one process with batch n·W would give that rank's real samples.
+    """
+
+    def __init__(self, seed: int, device, rank: int = 0, world_size: int = 1):
+        self.device = torch.device(device)
+        self.rank, self.world_size = rank, world_size
+        self.generator = torch.Generator(device=self.device).manual_seed(int(seed))
+
+    def normal(self, n: int, dim: int) -> torch.Tensor:
+        z = torch.randn(n * self.world_size, dim, generator=self.generator, device=self.device)
+        return z[self.rank :: self.world_size] if self.world_size > 1 else z
+
+    def state_dict(self) -> dict:
+        return {"state": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["state"].cpu())
+
+
 class Method:
-    """Base class. Subclasses build their optimisers in `__init__` and implement `step`."""
+    """Base class. Subclasses create their optimisers (lazily, on the networks' device) and implement `step`."""
 
     def __init__(self, cfg, generator: nn.Module, discriminator: nn.Module):
         self.cfg = cfg
@@ -23,11 +50,35 @@ class Method:
         self.discriminator = discriminator
         self.g_steps = 0
         self.d_steps = 0
+        self.noise: Optional[Noise] = None
+        self.grad_sync: Optional[Callable] = None  # set by the Trainer under data parallelism
+        self.scalers: Dict[str, torch.amp.GradScaler] = {}  # set by the Trainer for fp16
 
     @classmethod
     def from_config(cls, config, info) -> "Method":
         """Build the networks named in the config and the method around them."""
         return cls(config.method, build_generator(config.generator, info), build_discriminator(config.discriminator, info))
+
+    # -- what recipes use -------------------------------------------------------------------------------------------
+    def sample_z(self, n: int, generator: Optional[nn.Module] = None) -> torch.Tensor:
+        g = generator or self.generator
+        if self.noise is None:
+            return g.sample_z(n)
+        return self.noise.normal(n, g.z_dim)
+
+    def update(self, loss: torch.Tensor, name: str) -> None:
+        """zero_grad → backward → (average over ranks) → optimiser step, with fp16 loss scaling when enabled."""
+        opt = self.optimizers()[name]
+        scaler = self.scalers.get(name)
+        opt.zero_grad(set_to_none=True)
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+        if self.grad_sync is not None:
+            self.grad_sync([p for group in opt.param_groups for p in group["params"]])
+        if scaler is not None:
+            scaler.step(opt)
+            scaler.update()
+        else:
+            opt.step()
 
     # -- what the Trainer drives ----------------------------------------------------------------------------------
     def step(self, data, progress: float) -> Dict[str, torch.Tensor]:
@@ -35,6 +86,10 @@ class Method:
 
     def networks(self) -> Dict[str, nn.Module]:
         return {"generator": self.generator, "discriminator": self.discriminator}
+
+    def set_network(self, name: str, module: nn.Module) -> None:
+        """Replace a network (e.g. by its SyncBatchNorm or channels_last version) before optimisers exist."""
+        setattr(self, name, module)
 
     def optimizers(self) -> Dict[str, torch.optim.Optimizer]:
         return {}
@@ -54,6 +109,10 @@ class Method:
         state = {name: net.state_dict() for name, net in self.networks().items()}
         state["optim"] = {name: opt.state_dict() for name, opt in self.optimizers().items()}
         state["counters"] = {"g_steps": self.g_steps, "d_steps": self.d_steps}
+        if self.noise is not None:
+            state["noise"] = self.noise.state_dict()
+        if self.scalers:
+            state["scalers"] = {name: s.state_dict() for name, s in self.scalers.items()}
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -63,3 +122,8 @@ class Method:
             opt.load_state_dict(state["optim"][name])
         self.g_steps = int(state["counters"]["g_steps"])
         self.d_steps = int(state["counters"]["d_steps"])
+        if self.noise is not None and "noise" in state:
+            self.noise.load_state_dict(state["noise"])
+        for name, s in self.scalers.items():
+            if name in state.get("scalers", {}):
+                s.load_state_dict(state["scalers"][name])

@@ -64,22 +64,18 @@ class StandardGAN(Method):
         return self._opt
 
     def d_step(self, real: torch.Tensor, y=None) -> torch.Tensor:
-        G, D, opt = self.generator, self.discriminator, self.optimizers()["d"]
+        G, D = self.generator, self.discriminator
         with torch.no_grad():
-            fake = G(G.sample_z(real.shape[0], device=real.device), y)
+            fake = G(self.sample_z(real.shape[0]), y)
         loss = self.d_cost(D(real, y), D(fake, y))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.update(loss, "d")
         self.d_steps += 1
         return loss.detach()
 
-    def g_step(self, n: int, device, y=None) -> torch.Tensor:
-        G, D, opt = self.generator, self.discriminator, self.optimizers()["g"]
-        loss = self.g_cost(D(G(G.sample_z(n, device=device), y), y))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    def g_step(self, n: int, y=None) -> torch.Tensor:
+        G, D = self.generator, self.discriminator
+        loss = self.g_cost(D(G(self.sample_z(n), y), y))
+        self.update(loss, "g")
         self.g_steps += 1
         return loss.detach()
 
@@ -87,7 +83,7 @@ class StandardGAN(Method):
         for _ in range(self.cfg.d_steps):
             batch = data.next()
             d_loss = self.d_step(batch.x, None)
-        g_loss = self.g_step(batch.x.shape[0], batch.x.device, None)
+        g_loss = self.g_step(batch.x.shape[0], None)
         return {"d_loss": d_loss, "g_loss": g_loss}
 
 

@@ -1,6 +1,6 @@
-"""The one generic training loop (DESIGN.md §3): data, device, seeding, EMA, counters, progress bar, sample
-grids, metrics.jsonl, checkpoints, signals and non-finite guards. It never knows which GAN it trains: the
-Method's `step` does all the GAN-specific work.
+"""The one generic training loop (DESIGN.md §3): data, device, seeding, precision, data parallelism, EMA,
+counters, progress bar, sample grids, metrics.jsonl, checkpoints, signals and non-finite guards. It never knows
+which GAN it trains: the Method's `step` does all the GAN-specific work.
 """
 from __future__ import annotations
 
@@ -16,13 +16,16 @@ import torch
 from .. import __version__
 from ..config import Config, save_config
 from ..data import BatchStream, build_dataset
-from ..errors import CheckpointError, GanforgeError, TrainingDiverged
+from ..errors import CheckpointError, ConfigError, GanforgeError, TrainingDiverged
 from ..methods import build_method
+from ..methods.base import Noise
 from ..utils.images import save_grid, save_scatter
+from . import distributed as ddp
 from . import rng
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, step_name
 from .ema import EMA
 from .logger import RunLogger, plot_losses
+from .precision import autocast, grad_scaler
 from .signals import StopRequest
 
 log = logging.getLogger(__name__)
@@ -48,13 +51,14 @@ def resolve_device(name: str) -> torch.device:
 
 
 class DeviceStream:
-    """The Method's view of the data: batches already on the training device."""
+    """The Method's view of the data: batches already on the training device (and layout)."""
 
-    def __init__(self, stream: BatchStream, device: torch.device):
+    def __init__(self, stream: BatchStream, device: torch.device, channels_last: bool = False):
         self.stream, self.device = stream, device
+        self.memory_format = torch.channels_last if channels_last else None
 
     def next(self):
-        return self.stream.next().to(self.device, non_blocking=True)
+        return self.stream.next().to(self.device, non_blocking=True, memory_format=self.memory_format)
 
 
 class Trainer:
@@ -63,32 +67,60 @@ class Trainer:
         self.config = config
         t = config.train
         self.run_dir = run_dir or os.path.join(t.out_dir, config.name)
-        self.device = resolve_device(t.device)
+        self.dist = ddp.init_from_env(t.device)
+        self.device = ddp.device_for(self.dist, t.device)
+        if t.batch_size % self.dist.world_size:
+            raise ConfigError(f"train.batch_size {t.batch_size} must divide evenly over {self.dist.world_size} ranks")
         if t.threads > 0:
             torch.set_num_threads(t.threads)
         wipe = self._check_run_dir(resume, overwrite)
-        rng.seed_everything(t.seed)
+        rng.seed_everything(t.seed)  # the same on every rank: identical initial weights
         # Data first: a missing or empty source fails here, before anything is written or built.
         self.dataset = dataset if dataset is not None else build_dataset(config.data)
-        if wipe:
-            shutil.rmtree(self.run_dir)
-        os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
         self.info = self.dataset.info
         if self.device.type == "cuda" and self.dataset.nbytes() < GPU_RESIDENT_BYTES:
             self.dataset = self.dataset.to(self.device)
-        self.stream = BatchStream(self.dataset, t.batch_size, seed=t.seed)
-        self.method = build_method(config, self.info).to(self.device)
-        self.method.optimizers()
+        if self.dist.is_main:
+            if wipe:
+                shutil.rmtree(self.run_dir)
+            os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
+        self.stream = BatchStream(self.dataset, t.batch_size, seed=t.seed, rank=self.dist.rank,
+                                  world_size=self.dist.world_size)
+        self.method = self._build_method()
         self.ema = EMA(self.method.generator, t.ema, t.ema_start) if t.ema > 0 else None
+        if t.compile:
+            for net in self.method.networks().values():
+                net.compile()
+        if self.dist.enabled:
+            torch.manual_seed(t.seed * 1_000 + self.dist.rank)  # per-rank streams from here on
         self.step = 0
         n_fixed = t.n_samples if self.info.is_image else max(t.n_samples, 2000)
         self.fixed_z = self.method.generator.sample_z(n_fixed, generator=torch.Generator().manual_seed(t.seed + 1))
-        self.logger = RunLogger(self.run_dir, t.tensorboard)
+        self.logger = RunLogger(self.run_dir, t.tensorboard) if self.dist.is_main else None
         self.stop = StopRequest()
         self.last_checkpoint = latest_checkpoint(self.ckpt_dir) if resume else None
         if resume:
             self._resume()
-        save_config(config, os.path.join(self.run_dir, "config.yaml"))
+        if self.dist.is_main:
+            save_config(config, os.path.join(self.run_dir, "config.yaml"))
+
+    def _build_method(self):
+        t = self.config.train
+        method = build_method(self.config, self.info)
+        for name, net in method.networks().items():
+            if self.dist.enabled:
+                net = ddp.sync_batchnorm(net, self.device)
+            net = net.to(self.device, memory_format=torch.channels_last) if t.channels_last else net.to(self.device)
+            if self.dist.enabled:
+                ddp.broadcast_module(net)
+            method.set_network(name, net)
+        method.noise = Noise(t.seed + 2, self.device, self.dist.rank, self.dist.world_size)
+        if self.dist.enabled:
+            world = self.dist.world_size
+            method.grad_sync = lambda params: ddp.all_reduce_grads(params, world)
+        method.scalers = {name: grad_scaler(t.precision, self.device) for name in method.optimizers()} \
+            if t.precision == "fp16" else {}
+        return method
 
     @property
     def ckpt_dir(self) -> str:
@@ -118,21 +150,23 @@ class Trainer:
     def _meta(self) -> dict:
         return {"ganforge_version": __version__, "torch_version": torch.__version__,
                 "data_info": self.info.to_json(), "config": self.config.to_dict(),
-                "counters": self.counters()}
+                "world_size": self.dist.world_size, "counters": self.counters()}
 
     def counters(self) -> dict:
         return {"step": self.step, "g_steps": self.method.g_steps, "d_steps": self.method.d_steps,
                 "images_seen": self.stream.images_seen}
 
-    def save(self) -> str:
+    def save(self) -> Optional[str]:
         for name, net in self.method.networks().items():
             if not all(torch.isfinite(p).all() for p in net.parameters()):
                 raise TrainingDiverged(f"{name} weights are not finite at step {self.step}; not saving them. "
                                        f"Last good checkpoint: {self.last_checkpoint}")
-        self.last_checkpoint = save_checkpoint(self.ckpt_dir, self.step, self._state(), self._meta(),
-                                               self.config.train.keep_last)
-        plot_losses(self.logger.path, os.path.join(self.run_dir, "loss.png"))
-        return self.last_checkpoint
+        path = os.path.join(self.ckpt_dir, step_name(self.step))
+        if self.dist.is_main:
+            path = save_checkpoint(self.ckpt_dir, self.step, self._state(), self._meta(), self.config.train.keep_last)
+            plot_losses(self.logger.path, os.path.join(self.run_dir, "loss.png"))
+        self.last_checkpoint = path
+        return path
 
     def _resume(self) -> None:
         state, meta = load_checkpoint(self.last_checkpoint)
@@ -148,8 +182,12 @@ class Trainer:
         self.step = int(trainer["step"])
         self.stream.load_state_dict(trainer["data"])
         rng.restore(trainer["rng"])
-        self.logger.truncate_after(self.step)
-        log.info("resumed %s at step %d", self.last_checkpoint, self.step)
+        if self.dist.enabled:
+            torch.manual_seed(self.config.train.seed * 1_000 + self.dist.rank + self.step)
+        if self.logger is not None:
+            self.logger.truncate_after(self.step)
+        log.info("resumed %s at step %d (written by %s rank(s), now %d)", self.last_checkpoint, self.step,
+                 meta.get("world_size", 1), self.dist.world_size)
 
     # -- pictures ---------------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -173,22 +211,27 @@ class Trainer:
         from tqdm.auto import tqdm
 
         t = self.config.train
-        data = DeviceStream(self.stream, self.device)
+        main = self.dist.is_main
+        data = self.data_stream()
         nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
         started = time.perf_counter()
         mark = (started, self.stream.images_seen, self.step)
-        samples = None
+        samples, stopping = None, False
         self.method.train()
-        bar = tqdm(total=t.steps, initial=self.step, disable=not t.progress, desc=self.config.name,
+        bar = tqdm(total=t.steps, initial=self.step, disable=not (t.progress and main), desc=self.config.name,
                    unit="it", dynamic_ncols=True)
         try:
             with self.stop:
-                while self.step < t.steps and not self.stop.requested:
+                while self.step < t.steps and not stopping:
                     logs = self.iteration(data, nonfinite)
-                    last = self.step == t.steps or self.stop.requested
-                    if self.step % t.log_every == 0 or last:
+                    log_now = self.step % t.log_every == 0 or self.step == t.steps
+                    # Ranks agree on stopping at log steps (a collective); one process stops at once.
+                    stopping = (ddp.any_rank(self.stop.requested, self.device) if log_now else False) \
+                        if self.dist.enabled else self.stop.requested
+                    last = self.step == t.steps or stopping
+                    if log_now or last:
                         mark = self._log(logs, nonfinite, mark, bar)
-                    if self.step % t.sample_every == 0 or last:
+                    if main and (self.step % t.sample_every == 0 or last):
                         samples = self.write_samples()
                     if self.step % t.checkpoint_every == 0 or last:
                         self._check_finite(nonfinite)
@@ -196,14 +239,19 @@ class Trainer:
                     bar.update(1)
         finally:
             bar.close()
-            self.logger.close()
-        return RunResult(self.run_dir, self.step, self.last_checkpoint, samples,
-                         plot_losses(self.logger.path, os.path.join(self.run_dir, "loss.png")),
-                         self.stop.requested, time.perf_counter() - started)
+            if self.logger is not None:
+                self.logger.close()
+        plot = plot_losses(self.logger.path, os.path.join(self.run_dir, "loss.png")) if main else None
+        return RunResult(self.run_dir, self.step, self.last_checkpoint, samples, plot, stopping,
+                         time.perf_counter() - started)
+
+    def data_stream(self) -> DeviceStream:
+        return DeviceStream(self.stream, self.device, self.config.train.channels_last)
 
     def iteration(self, data: DeviceStream, nonfinite: torch.Tensor) -> dict:
-        """One iteration: the method's step, the EMA update and the (sync-free) non-finite guard."""
-        logs = self.method.step(data, self.step / self.config.train.steps)
+        """One iteration: the method's step under autocast, the EMA update and the (sync-free) non-finite guard."""
+        with autocast(self.config.train.precision, self.device):
+            logs = self.method.step(data, self.step / self.config.train.steps)
         self.step += 1
         if self.ema is not None:
             self.ema.update(self.method.generator)
@@ -211,7 +259,8 @@ class Trainer:
         return logs
 
     def _check_finite(self, nonfinite: torch.Tensor) -> None:
-        if bool(nonfinite):
+        bad = ddp.any_rank(bool(nonfinite), self.device) if self.dist.enabled else bool(nonfinite)
+        if bad:
             raise TrainingDiverged(
                 f"a loss became NaN or infinite before step {self.step} of {self.run_dir}; the run is stopped and "
                 f"the last good checkpoint is kept: {self.last_checkpoint or 'none yet'}. "
@@ -220,11 +269,15 @@ class Trainer:
 
     def _log(self, logs, nonfinite, mark, bar):
         self._check_finite(nonfinite)
+        values = torch.stack([v.float() for v in logs.values()])
+        if self.dist.enabled:
+            values = ddp.all_mean(values)
         now = time.perf_counter()
         t0, seen0, _ = mark
-        record = {**self.counters(), **{k: float(v) for k, v in logs.items()},
+        record = {**self.counters(), **dict(zip(logs, values.tolist())),
                   "img_per_s": (self.stream.images_seen - seen0) / max(now - t0, 1e-9),
                   "time": round(time.time(), 3)}
-        self.logger.write(record)
-        bar.set_postfix({k: f"{record[k]:.3f}" for k in logs} | {"img/s": f"{record['img_per_s']:.0f}"})
+        if self.logger is not None:
+            self.logger.write(record)
+            bar.set_postfix({k: f"{record[k]:.3f}" for k in logs} | {"img/s": f"{record['img_per_s']:.0f}"})
         return (now, self.stream.images_seen, self.step)

@@ -1,0 +1,271 @@
+"""The evaluation protocol: everything a score depends on besides the generator, stored next to every score.
+
+FID, KID, IS and PR values move with the feature extractor and its weights, the reference set, the sample
+counts, the resize and quantisation of the inputs, and the metric conventions (covariance normaliser, IS splits,
+KID subsets, k of PR) — reference/metrics.md §2-§4 lists differences of 5-20 % between libraries from these alone.
+Heusel et al. (NeurIPS 2017) define FID with the Inception pool_3 features of ≥ 10,000 samples, and warn that
+FID is biased by N; :class:`EvalProtocol` names all of these, :meth:`EvalProtocol.key` hashes them, and
+:func:`check_comparable` warns when two scores were made under different protocols. Reference statistics of the
+real data depend on a subset of the protocol (:meth:`EvalProtocol.reference_key`) and are cached per that key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional, Sequence, Union
+
+import torch
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+
+# The standard conventions of reference/metrics.md §3-§4 (the defaults of the metric functions).
+DEFAULT_CONVENTIONS = {
+    "fid_cov_ddof": 1,  # np.cov (TTUR, pytorch-fid, torch-fidelity); StyleGAN2-ADA uses 0
+    "fid_sqrt": "eigvals",  # sum(sqrt(eigvals(S1 S2))) as torch-fidelity >= 0.4 / torchmetrics
+    "is_splits": 10,
+    "is_std_ddof": 0,
+    "is_logits": "unbiased",  # Inception: the 1008 logits without the FC bias
+    "kid_subsets": 100,
+    "kid_subset_size": 1000,
+    "kid_degree": 3,
+    "kid_coef0": 1.0,  # kernel (x.y / d + coef0) ** degree
+    "pr_k": 3,  # improved precision/recall, balls with <=
+    "prdc_k": 5,  # density/coverage, balls with strict <
+}
+# Fields of the protocol that determine the reference (real-data) statistics.
+_REFERENCE_FIELDS = ("version", "extractor", "extractor_sha256", "feature", "dataset", "n_real", "resize",
+                     "quantize")
+
+
+class ProtocolMismatchWarning(UserWarning):
+    """Two scores being compared were computed under different evaluation protocols."""
+
+
+def _canonical(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(_canonical(obj).encode()).hexdigest()[:20]
+
+
+@dataclass
+class EvalProtocol:
+    """How a score was made (DESIGN.md §3).
+
+    extractor: "inception-2015-12-05" or "evaluator-<name>"; extractor_sha256: its weights file's SHA-256.
+    feature: which embedding ("pool_3", "pooled"). dataset: the reference dataset's config as a dict (with its
+    name and split). n_real: reference images (None = the whole dataset); n_fake: generated images.
+    resize / quantize: the input rule (RESIZE_MODES of ``metrics.inception``; uint8 rounding of float inputs).
+    seed: latent codes of the fake samples and the choice of a real subset. conventions: metric parameters.
+    """
+
+    extractor: str
+    extractor_sha256: str
+    dataset: Dict
+    n_real: Optional[int] = None
+    n_fake: int = 10_000
+    resize: str = "tf1"
+    quantize: bool = True
+    seed: int = 0
+    feature: str = "pool_3"
+    conventions: Dict = field(default_factory=lambda: dict(DEFAULT_CONVENTIONS))
+    version: int = PROTOCOL_VERSION
+
+    def __post_init__(self):
+        if dataclasses.is_dataclass(self.dataset):
+            self.dataset = dataclasses.asdict(self.dataset)
+        self.dataset = json.loads(_canonical(self.dataset))  # JSON-able, key order irrelevant
+        self.conventions = dict(DEFAULT_CONVENTIONS, **(self.conventions or {}))
+        if self.n_real is not None and int(self.n_real) < 1:
+            raise ValueError(f"n_real must be positive or None (whole dataset), got {self.n_real}")
+        if int(self.n_fake) < 1:
+            raise ValueError(f"n_fake must be positive, got {self.n_fake}")
+
+    @classmethod
+    def from_extractor(cls, extractor, dataset, **kwargs) -> "EvalProtocol":
+        """A protocol for a loaded extractor (FIDInceptionV3 or a shipped evaluator): name, weights hash, resize,
+        quantisation and feature name are read from it; the rest are keyword arguments."""
+        from .evaluator import EvaluatorNet
+        from .inception import FIDInceptionV3
+
+        if isinstance(extractor, FIDInceptionV3):
+            name, feature, resize = "inception-2015-12-05", "pool_3", extractor.resize
+        elif isinstance(extractor, EvaluatorNet):
+            name, feature, resize = f"evaluator-{extractor.config.name}", "pooled", "torch_bilinear_aa"
+        else:
+            raise TypeError(f"unknown extractor type {type(extractor).__name__}: build EvalProtocol directly")
+        if not extractor.weights_sha256:
+            raise ValueError("the extractor has no weights hash: load it with load_fid_inception / load_evaluator")
+        return cls(extractor=name, extractor_sha256=extractor.weights_sha256, dataset=dataset, feature=feature,
+                   resize=resize, quantize=extractor.quantize, **kwargs)
+
+    def to_json(self) -> dict:
+        """A JSON-able dict (store it next to the score)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Union[str, dict]) -> "EvalProtocol":
+        d = json.loads(data) if isinstance(data, str) else dict(data)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown evaluation protocol fields {unknown}")
+        if int(d.get("version", PROTOCOL_VERSION)) > PROTOCOL_VERSION:
+            raise ValueError(f"protocol version {d['version']} is newer than this ganforge ({PROTOCOL_VERSION})")
+        return cls(**d)
+
+    def key(self) -> str:
+        """Stable hash of the whole protocol: equal keys <=> comparable scores."""
+        return _digest(self.to_json())
+
+    def reference_key(self) -> str:
+        """Stable hash of what the real-data statistics depend on (not n_fake nor the fake-side seed)."""
+        d = {k: getattr(self, k) for k in _REFERENCE_FIELDS}
+        d["fid_cov_ddof"] = self.conventions["fid_cov_ddof"]
+        if self.n_real is not None:  # the seed picks the real subset only when there is one
+            d["seed"] = self.seed
+        return _digest(d)
+
+
+def differences(a: EvalProtocol, b: EvalProtocol) -> Dict[str, tuple]:
+    """{field: (value in a, value in b)} for every field (conventions entry by entry) that differs."""
+    da, db = a.to_json(), b.to_json()
+    out = {}
+    for k in da:
+        if k == "conventions":
+            for c in sorted(set(da[k]) | set(db[k])):
+                if da[k].get(c) != db[k].get(c):
+                    out[f"conventions.{c}"] = (da[k].get(c), db[k].get(c))
+        elif da[k] != db[k]:
+            out[k] = (da[k], db[k])
+    return out
+
+
+def _as_protocol(p) -> Optional[EvalProtocol]:
+    if p is None or isinstance(p, EvalProtocol):
+        return p
+    return EvalProtocol.from_json(p)
+
+
+def check_comparable(a, b, what: str = "scores") -> bool:
+    """True when two scores' protocols (EvalProtocol, dict or JSON) are the same; otherwise log a warning, issue a
+    ``ProtocolMismatchWarning`` naming the differences, and return False. A missing protocol is a mismatch."""
+    a, b = _as_protocol(a), _as_protocol(b)
+    if a is None or b is None:
+        msg = f"comparing {what} of which one has no evaluation protocol: they may not be comparable"
+    else:
+        diff = differences(a, b)
+        if not diff:
+            return True
+        shown = "; ".join(f"{k}: {va!r} vs {vb!r}" for k, (va, vb) in diff.items())
+        msg = f"comparing {what} made under different evaluation protocols ({shown})"
+    log.warning(msg)
+    warnings.warn(msg, ProtocolMismatchWarning, stacklevel=2)
+    return False
+
+
+# --------------------------------------------------------------------------------------------- reference cache
+def default_refstats_dir() -> str:
+    """``~/.cache/ganforge/refstats``."""
+    return os.path.join(os.path.expanduser("~"), ".cache", "ganforge", "refstats")
+
+
+def real_indices(protocol: EvalProtocol, available: int) -> torch.Tensor:
+    """The reference samples: all of them (n_real None), or n_real of them chosen with the protocol's seed."""
+    if protocol.n_real is None:
+        return torch.arange(available)
+    if protocol.n_real > available:
+        raise ValueError(f"the protocol asks for n_real={protocol.n_real} but the reference set has {available}")
+    if protocol.n_real == available:
+        return torch.arange(available)
+    perm = torch.randperm(available, generator=torch.Generator().manual_seed(protocol.seed))
+    return perm[: protocol.n_real].sort().values
+
+
+def cached_reference(protocol: EvalProtocol, compute: Callable[[], Dict[str, torch.Tensor]],
+                     cache_dir: Optional[str] = None, required: Sequence[str] = ()) -> Dict[str, torch.Tensor]:
+    """Reference tensors of `protocol` from the cache, or `compute()`d once and stored there.
+
+    The file is ``<cache_dir>/<reference_key>.safetensors`` (default folder ~/.cache/ganforge/refstats), written
+    atomically with the protocol in its metadata. A file written for another key, or lacking one of the
+    `required` tensors, is recomputed and replaced.
+    """
+    from ..utils.safeio import read_tensors, write_tensors
+
+    folder = cache_dir or default_refstats_dir()
+    key = protocol.reference_key()
+    path = os.path.join(folder, f"{key}.safetensors")
+    if os.path.isfile(path):
+        from safetensors import safe_open
+
+        with safe_open(path, framework="pt") as f:
+            stored = (f.metadata() or {}).get("reference_key")
+        if stored == key:
+            tensors = read_tensors(path)
+            if all(k in tensors for k in required):
+                log.info("reference statistics: cache hit %s", path)
+                return tensors
+            log.info("%s lacks some of %s: recomputing", path, list(required))
+        else:
+            log.warning("ignoring %s: it was written for another protocol", path)
+    tensors = compute()
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+    os.close(fd)
+    try:
+        write_tensors(tmp, tensors, metadata={"reference_key": key, "protocol": _canonical(protocol.to_json())})
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    log.info("reference statistics: computed and cached at %s", path)
+    return tensors
+
+
+def mean_cov(features: torch.Tensor, ddof: int = 1):
+    """(mean, covariance) of N×D features in float64, covariance divided by N - ddof."""
+    x = features.double()
+    mu = x.mean(dim=0)
+    xc = x - mu
+    return mu, xc.t() @ xc / (x.shape[0] - ddof)
+
+
+def reference_statistics(protocol: EvalProtocol, extractor, dataset, batch_size: int = 256, device="cpu",
+                         cache_dir: Optional[str] = None, keep_features: bool = True,
+                         logits: bool = False) -> Dict[str, torch.Tensor]:
+    """Features (N×D float32, if `keep_features`), mu and sigma (float64) — and logits if asked — of the
+    protocol's reference samples of `dataset`, extracted in batches and cached per ``protocol.reference_key()``.
+
+    `extractor` must be the one the protocol names (its weights hash is checked); `dataset` the one it describes.
+    """
+    from .features import extract
+
+    sha = getattr(extractor, "weights_sha256", None)
+    if sha is not None and sha != protocol.extractor_sha256:
+        raise ValueError(f"the extractor's weights ({sha[:16]}…) are not the protocol's "
+                         f"({protocol.extractor_sha256[:16]}…)")
+
+    def compute():
+        idx = real_indices(protocol, len(dataset))
+        out = extract(extractor, dataset, n=len(idx), batch_size=batch_size, device=device, logits=logits,
+                      indices=idx)
+        feats, lg = out if logits else (out, None)
+        mu, sigma = mean_cov(feats, protocol.conventions["fid_cov_ddof"])
+        stats = {"mu": mu, "sigma": sigma}
+        if keep_features:
+            stats["features"] = feats
+        if lg is not None:
+            stats["logits"] = lg
+        return stats
+
+    required = ["mu", "sigma"] + (["features"] if keep_features else []) + (["logits"] if logits else [])
+    return cached_reference(protocol, compute, cache_dir, required)

@@ -1,0 +1,106 @@
+"""Data-parallel training on PyTorch's own distributed engine, launched by `torchrun`.
+
+`torchrun --nproc_per_node N -m ganforge train PRESET` starts N processes with RANK / WORLD_SIZE / LOCAL_RANK in
+their environment; each joins the process group (gloo on CPU, NCCL on GPUs), takes its strided share of every
+global batch and of every global batch of latent codes, and averages gradients with one all-reduce per optimiser
+step (the scheme of NVIDIA's StyleGAN3 training loop: GAN steps run D on several batches and back-propagate G's
+loss through D, which the DistributedDataParallel wrapper handles poorly; an explicit all-reduce is exact for
+every Method). With global batch B, N ranks therefore compute the same update as one process with batch B.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Iterable
+
+import torch
+import torch.distributed as dist
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_from_env(device_name: str) -> DistInfo:
+    """Join the process group torchrun describes in the environment (no-op for a single process)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    info = DistInfo(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    if not dist.is_initialized():
+        use_cuda = device_name != "cpu" and torch.cuda.is_available()
+        if use_cuda:
+            torch.cuda.set_device(info.local_rank)
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        log.info("rank %d of %d joined the %s process group", info.rank, world, dist.get_backend())
+    return info
+
+
+def device_for(info: DistInfo, device_name: str) -> torch.device:
+    if device_name == "auto":
+        device_name = "cuda" if torch.cuda.is_available() else "cpu"
+    if info.enabled and device_name == "cuda":
+        return torch.device("cuda", info.local_rank)
+    return torch.device(device_name)
+
+
+def broadcast_module(module: torch.nn.Module) -> None:
+    """Make every rank start from rank 0's parameters and buffers."""
+    for t in list(module.parameters()) + list(module.buffers()):
+        dist.broadcast(t.data, src=0)
+
+
+def all_reduce_grads(params: Iterable[torch.nn.Parameter], world_size: int) -> None:
+    """Average the gradients of `params` over all ranks with one flat all-reduce (no host sync)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat.div_(world_size)
+    offset = 0
+    for g in grads:
+        n = g.numel()
+        g.copy_(flat[offset : offset + n].view_as(g))
+        offset += n
+
+
+def all_mean(values: torch.Tensor) -> torch.Tensor:
+    out = values.clone()
+    dist.all_reduce(out)
+    return out / dist.get_world_size()
+
+
+def any_rank(flag: bool, device) -> bool:
+    """True on every rank when `flag` is True on any rank (a collective: call it on all ranks together)."""
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
+def sync_batchnorm(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """BatchNorm statistics over the global batch (SyncBatchNorm; PyTorch supports it on GPUs only)."""
+    if device.type == "cuda":
+        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules()):
+        log.warning("BatchNorm statistics are per rank on CPU (SyncBatchNorm needs GPUs)")
+    return module
+
+
+def shutdown() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
