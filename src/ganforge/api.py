@@ -85,5 +85,10 @@ def load(run_dir: str, device: str = "cpu", ema: bool = True) -> LoadedGenerator
 def train(config, overrides: Sequence[str] = (), run_dir: Optional[str] = None, resume: bool = False,
           overwrite: bool = False) -> RunResult:
     """Train from a preset name, YAML path, dict or Config (plus dotted overrides); return the RunResult."""
+    from .train.distributed import shutdown
+
     cfg = config if isinstance(config, Config) and not overrides else load_config(config, overrides)
-    return Trainer(cfg, run_dir=run_dir, resume=resume, overwrite=overwrite).fit()
+    try:
+        return Trainer(cfg, run_dir=run_dir, resume=resume, overwrite=overwrite).fit()
+    finally:
+        shutdown()  # leaves a torchrun process group, if this call joined one

@@ -76,6 +76,8 @@ def cmd_train(args) -> int:
         cfg = load_config(args.config, args.overrides)
         run_dir = args.out
     result = api.train(cfg, run_dir=run_dir, resume=bool(args.resume), overwrite=args.overwrite)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 speaks for all
+        return 130 if result.interrupted else 0
     mins, secs = divmod(int(result.seconds), 60)
     if result.interrupted:
         print(f"\nStopped at iteration {result.step}; checkpoint saved: {result.checkpoint}")
