@@ -22,7 +22,8 @@ method's step, the EMA update and the non-finite guard — `Trainer.fit` minus l
 a hand-written plain-PyTorch loop of the *same* networks, batch and optimiser, interleaved block by block in
 the *same process*. Machines (and this shared 2-core CPU above all) are noisy, so the absolute img/s move from
 run to run; the **ratio** `time_ganforge / time_plain` is the number to watch (target ≤ 1.05: ganforge costs at
-most 5 % over plain PyTorch). GFLOP/s counts the convolution FLOPs of one iteration
+most 5 % over plain PyTorch). The block spread (slowest / fastest block) says how disturbed a run was; above 1.5
+the script does not write its section (`--force` does). GFLOP/s counts the convolution FLOPs of one iteration
 (`torch.utils.flop_counter.FlopCounterMode`, forward + backward of the D and G steps; batch norm, activations
 and the optimiser are not counted) divided by the measured time. The **Main job** section is the README job
 (`python -m ganforge train dcgan-mnist`) run end to end: wall time and peak memory of the whole process.
@@ -66,7 +67,17 @@ def sync(device: torch.device) -> None:
 
 
 def command_line() -> str:
-    return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]])
+    """The command that ran, without `--md PATH` (where the result was written is not how to reproduce it)."""
+    args, skip = [], False
+    for a in sys.argv[1:]:
+        if skip or a.startswith("--md="):
+            skip = False
+            continue
+        if a == "--md":
+            skip = True
+            continue
+        args.append(a)
+    return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], REPO), *args])
 
 
 def provenance() -> str:

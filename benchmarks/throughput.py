@@ -14,8 +14,10 @@ What is measured
 How
   Warm-up, then alternating blocks (plain, ganforge, plain, ganforge, ...) so that machine noise hits both
   sides alike; CUDA is synchronised around each block. Reported: median img/s of each side, the ratio
-  time_ganforge / time_plain (of the medians, and the median of the per-pair ratios; target ≤ 1.05), and
-  GFLOP/s = conv FLOPs of one iteration (`FlopCounterMode`, forward + backward of D and G steps) / time.
+  time_ganforge / time_plain (of the medians, the median of the per-pair ratios and of the fastest blocks;
+  target ≤ 1.05), the block spread (slowest / fastest block: above 1.5 the machine was busy, and the section
+  is not written without --force), and GFLOP/s = conv FLOPs of one iteration (`FlopCounterMode`, forward +
+  backward of the D and G steps) / time.
 
     python benchmarks/throughput.py --device cpu [--configs dcgan32-c32-b64,dcgan32-c64-b64] [--quick]
 """
@@ -63,7 +65,8 @@ class GanforgeLoop:
 
     def __init__(self, cfg, run_dir: str):
         self.trainer = Trainer(cfg, run_dir=run_dir, overwrite=True)
-        self.data = DeviceStream(self.trainer.stream, self.trainer.device)
+        self.data = (self.trainer.data_stream() if hasattr(self.trainer, "data_stream")  # what `fit` uses
+                     else DeviceStream(self.trainer.stream, self.trainer.device))
         self.nonfinite = torch.zeros((), dtype=torch.bool, device=self.trainer.device)
         self.trainer.method.train()
 
@@ -138,22 +141,24 @@ def bench(name: str, device, args) -> dict:
         "plain_ips": bs / t_plain, "gf_ips": bs / t_gf, "ms_plain": 1e3 * t_plain, "ms_gf": 1e3 * t_gf,
         "ratio": t_gf / t_plain,
         "ratio_paired": statistics.median(g / p for g, p in zip(times["ganforge"], times["plain"])),
-        "ratio_range": (min(g / p for g, p in zip(times["ganforge"], times["plain"])),
-                        max(g / p for g, p in zip(times["ganforge"], times["plain"]))),
+        "ratio_best": min(times["ganforge"]) / min(times["plain"]),
+        "spread": max(max(v) / min(v) for v in times.values()),  # slowest / fastest block, worse side
         "gflop": flops / 1e9, "gflop_gf": flops_gf / 1e9,
         "gflops_plain": flops / t_plain / 1e9, "gflops_gf": flops / t_gf / 1e9,
     }
 
 
-HEADER = ("| config | batch | plain img/s | ganforge img/s | ratio (medians) | ratio (paired; min–max) "
-          "| GFLOP/iter | GFLOP/s plain | GFLOP/s ganforge |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+HEADER = ("| config | batch | plain img/s | ganforge img/s | ratio (medians) | ratio (paired) | ratio (best blocks) "
+          "| block spread | GFLOP/iter | GFLOP/s plain | GFLOP/s ganforge |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+NOISY = 1.5  # slowest / fastest block above this: the machine was busy, the ratios are not to be trusted
 
 
 def row(r: dict) -> str:
-    lo, hi = r["ratio_range"]
+    spread = f"{r['spread']:.2f}" + (" (noisy)" if r["spread"] > NOISY else "")
     return (f"| {r['name']} | {r['batch']} | {r['plain_ips']:.0f} | {r['gf_ips']:.0f} | **{r['ratio']:.3f}** "
-            f"| {r['ratio_paired']:.3f} ({lo:.2f}–{hi:.2f}) | {r['gflop']:.2f} | {r['gflops_plain']:.1f} "
-            f"| {r['gflops_gf']:.1f} |")
+            f"| {r['ratio_paired']:.3f} | {r['ratio_best']:.3f} | {spread} | {r['gflop']:.2f} "
+            f"| {r['gflops_plain']:.1f} | {r['gflops_gf']:.1f} |")
 
 
 def main(argv=None) -> int:
@@ -168,6 +173,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="smoke run: 2 tiny blocks; writes nothing unless --md")
     p.add_argument("--md", help=f"markdown file to update (default {os.path.relpath(BENCHMARKS_MD)})")
     p.add_argument("--dry", action="store_true", help="print the table only, write no file")
+    p.add_argument("--force", action="store_true", help=f"write even when blocks differ by more than ×{NOISY}")
     args = p.parse_args(argv)
 
     device = resolve(args.device)
@@ -195,17 +201,27 @@ def main(argv=None) -> int:
         r = bench(name, device, args)
         results.append(r)
         print(f"  {name}: plain {r['ms_plain']:.1f} ms/it, ganforge {r['ms_gf']:.1f} ms/it, ratio {r['ratio']:.3f} "
-              f"(paired {r['ratio_paired']:.3f}), {r['blocks']}×{r['iters']} it/side, {time.perf_counter() - t0:.0f}s")
+              f"(paired {r['ratio_paired']:.3f}, best {r['ratio_best']:.3f}), block spread {r['spread']:.2f}, "
+              f"{r['blocks']}×{r['iters']} it/side, {time.perf_counter() - t0:.0f}s")
+        if r["spread"] > NOISY:
+            print(f"  warning: blocks differ by ×{r['spread']:.2f}: timings were disturbed (other work on the "
+                  f"machine, clocks, launch jitter); rerun to confirm the ratio")
         if abs(r["gflop_gf"] - r["gflop"]) > 1e-3 * r["gflop"]:
             print(f"  warning: ganforge does {r['gflop_gf']:.3f} GFLOP/iter, plain {r['gflop']:.3f}")
     table = "\n".join([HEADER, *map(row, results)])
     print("\n" + table)
 
     path = args.md or (None if args.quick or args.dry else BENCHMARKS_MD)
-    if path and not args.dry:
+    noisy = [r["name"] for r in results if r["spread"] > NOISY]
+    if path and not args.dry and noisy and not args.force:
+        print(f"not written: {', '.join(noisy)} had blocks differing by more than ×{NOISY} (the machine was busy); "
+              f"rerun when it is quiet, or pass --force")
+    elif path and not args.dry:
         body = (f"{prov}\n\n{table}\n\n"
-                f"Ratio = time_ganforge / time_plain per iteration (target ≤ 1.05). Medians over {args.blocks} "
-                f"interleaved blocks per side; block sizes: "
+                f"Ratio = time_ganforge / time_plain per iteration (target ≤ 1.05): of the median block times, "
+                f"median of the (plain, ganforge) block pairs' ratios, and of the fastest blocks. Block spread = "
+                f"slowest / fastest block of a side (above {NOISY}: the timings were disturbed; rerun to confirm). "
+                f"{args.blocks} interleaved blocks per side; block sizes: "
                 + ", ".join(f"{r['name']} {r['iters']} it" for r in results) + ".")
         write_section(f"Throughput — {label}, torch {torch.__version__}", body, path)
     elif not args.dry:

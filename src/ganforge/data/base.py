@@ -128,7 +128,9 @@ class BatchStream:
     def _permutation(self) -> torch.Tensor:
         if self._perm is None or self._perm[0] != self.epoch:
             g = torch.Generator().manual_seed(int(self.seed) * 1_000_003 + self.epoch)
-            self._perm = (self.epoch, torch.randperm(len(self.dataset), generator=g))
+            perm = torch.randperm(len(self.dataset), generator=g)  # drawn on CPU: identical on every device
+            device = getattr(getattr(self.dataset, "x", None), "device", None)
+            self._perm = (self.epoch, perm.to(device) if device is not None else perm)
         return self._perm[1]
 
     def next(self) -> Batch:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
-from typing import Callable, Optional, Sequence, Tuple, Union
+from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -125,6 +125,9 @@ class GeneratorSource:
         params = list(module.parameters()) if isinstance(module, nn.Module) else []
         self.device = device if device is not None else (params[0].device if params else "cpu")
         self._cache: Tuple[int, torch.Tensor, Optional[torch.Tensor]] = (-1, None, None)
+        if isinstance(module, nn.Module) and module.training:
+            warnings.warn("the generator is in training mode: call .eval() first (BatchNorm would use batch "
+                          "statistics, so samples would depend on the batch size)", stacklevel=3)
 
     def _chunk(self, k: int):
         if self._cache[0] != k:

@@ -15,11 +15,12 @@ share their non-zero spectrum), so
 
 F is the Cholesky factor when Σ1 is positive definite (fast), else V·diag(sqrt(max(λ, 0))) from `eigh` (any PSD
 Σ1, e.g. N ≤ D). `eigvalsh` of a symmetric matrix is backward stable and returns real eigenvalues, so there are
-no complex parts to discard; eigenvalues below the numerical-rank tolerance λ_max·D·ε are exact zeros (their
-sqrt would otherwise add ~sqrt(ε) noise each). Measured against the nuclear norm of X1ᵀX2 (an independent,
-square-root-free formula): ~1e-15 relative both for full-rank and rank-deficient covariances, where sqrtm and
-`eigvals(Σ1Σ2)` (the torchmetrics / torch-fidelity ≥ 0.4 route, `method="eigvals"`) are off by ~1e-7 for N < D.
-It is also several times faster than sqrtm (benchmarks/metrics_speed.py).
+no complex parts to discard; eigenvalues below the numerical-rank tolerance λ_max·D·ε are taken as exact zeros
+(their rounding noise would otherwise add up to sqrt(λ_max·D·ε) each to the trace). Checked against the nuclear
+norm of X1c X2cᵀ (centred features; an independent, square-root-free formula): ~1e-15 relative both for
+full-rank and rank-deficient (N < D) covariances, where sqrtm and `eigvals(Σ1Σ2)` (the torchmetrics /
+torch-fidelity ≥ 0.4 route, `method="eigvals"`) are off by ~1e-8–1e-7 for N < D. It is also 5–8× faster than
+sqrtm on 2048-d statistics (benchmarks/metrics_speed.py).
 """
 from __future__ import annotations
 
@@ -97,8 +98,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, *, method: str = "symmetric") -> 
     """Fréchet distance ‖μ1 − μ2‖² + Tr(Σ1) + Tr(Σ2) − 2·Tr((Σ1 Σ2)^{1/2}) between N(μ1, Σ1) and N(μ2, Σ2)
     (Heusel et al. 2017, Eq. in §"FID"; Dowson & Landau 1982), in float64.
 
-    No ε-regularisation is needed (pytorch-fid's `eps=1e-6` retry exists only because sqrtm can fail);
-    see `trace_sqrt_product` for `method`. Symmetric in its two arguments up to rounding.
+    Non-finite statistics give NaN. No ε-regularisation is needed (pytorch-fid's `eps=1e-6` retry exists only
+    because sqrtm can fail); see `trace_sqrt_product` for `method`. Symmetric in its arguments up to rounding.
     """
     m1, m2 = _as_float64(mu1, "mu1").reshape(-1), _as_float64(mu2, "mu2").reshape(-1)
     s1, s2 = _as_float64(sigma1, "sigma1"), _as_float64(sigma2, "sigma2")
@@ -107,6 +108,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, *, method: str = "symmetric") -> 
         raise ValueError(f"shape mismatch: mu1 {tuple(m1.shape)}, sigma1 {tuple(s1.shape)}, "
                          f"mu2 {tuple(m2.shape)}, sigma2 {tuple(s2.shape)}")
     s2 = s2.to(s1.device)
+    if not all(bool(torch.isfinite(t).all()) for t in (m1, m2, s1, s2)):
+        return float("nan")  # e.g. features of a diverged generator: a result, not a crash
     mean_term = float((m1 - m2.to(m1.device)).square().sum())
     trace_term = float(s1.diagonal().sum() + s2.diagonal().sum())
     return mean_term + trace_term - 2.0 * trace_sqrt_product(s1, s2, method=method)

@@ -92,14 +92,14 @@ def resize_tf1(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
 
 
 def resize_pil_bicubic(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
-    """Per-channel PIL bicubic resize in float ('F' mode), clipped to [0, 255], as clean-fid's 'clean' mode."""
+    """Per-channel PIL bicubic resize of float32 ('F' mode) images, clipped to [0, 255], as clean-fid's 'clean' mode."""
     from PIL import Image
 
     arr = x.detach().float().cpu().numpy()
     out = np.empty(arr.shape[:2] + tuple(size), dtype=np.float32)
     for i in range(arr.shape[0]):
         for c in range(arr.shape[1]):
-            img = Image.fromarray(arr[i, c], mode="F").resize((size[1], size[0]), resample=Image.BICUBIC)
+            img = Image.fromarray(arr[i, c]).resize((size[1], size[0]), resample=Image.BICUBIC)
             out[i, c] = np.asarray(img, dtype=np.float32)
     return torch.from_numpy(out.clip(0, 255)).to(x.device)
 
@@ -440,8 +440,8 @@ def load_fid_inception(path: Optional[str] = None, *, cache_dir: Optional[str] =
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        raise InceptionWeightsError(f"{file} does not hold FID Inception-v3 weights: "
-                                    f"{str(e).splitlines()[0]} ...") from None
+        detail = " ".join(line.strip() for line in str(e).splitlines()[1:])
+        raise InceptionWeightsError(f"{file} does not hold FID Inception-v3 weights: {detail[:600]}") from None
     model.weights_sha256 = sha256_file(file)
     if model.weights_sha256 != FID_WEIGHTS_SHA256:
         log.warning("%s is not the official FID Inception file (SHA-256 %s): its scores are not comparable with "

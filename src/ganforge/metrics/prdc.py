@@ -10,10 +10,12 @@
   points whose ball contains at least one fake. Membership uses strict < (the `prdc` package), k = 5, 10k vs 10k.
 
 Distances are `torch.cdist` on blocks of `batch_size` × `batch_size` rows, so 10k × 10k (or 50k × 50k) never
-materialises a full distance matrix; results do not depend on `batch_size`.
+materialises a full distance matrix; results do not depend on `batch_size`. Non-finite features (a diverged
+generator) give NaN scores rather than silently ignored rows.
 """
 from __future__ import annotations
 
+import math
 from typing import Dict, Tuple
 
 import torch
@@ -24,6 +26,10 @@ def _prepare(features, dtype: torch.dtype, name: str) -> torch.Tensor:
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty N×D matrix, got shape {tuple(x.shape)}")
     return x.to(dtype)
+
+
+def _finite(*tensors: torch.Tensor) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
 
 
 def knn_radii(features, k: int, *, batch_size: int = 10000, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -75,6 +81,8 @@ def precision_recall(real_features, fake_features, *, k: int = 3, batch_size: in
     """
     real, fake = _prepare(real_features, dtype, "real_features"), _prepare(fake_features, dtype, "fake_features")
     fake = fake.to(real.device)
+    if not _finite(real, fake):
+        return {"precision": math.nan, "recall": math.nan, "f_score": math.nan}
     r_real = knn_radii(real, k, batch_size=batch_size, dtype=dtype)
     r_fake = knn_radii(fake, k, batch_size=batch_size, dtype=dtype)
     fake_hits, real_in_fake, _ = _cross_pass(real, fake, r_real, r_fake, strict=False, batch_size=batch_size)
@@ -93,6 +101,8 @@ def prdc(real_features, fake_features, *, k: int = 5, batch_size: int = 10000,
     """
     real, fake = _prepare(real_features, dtype, "real_features"), _prepare(fake_features, dtype, "fake_features")
     fake = fake.to(real.device)
+    if not _finite(real, fake):
+        return {"precision": math.nan, "recall": math.nan, "density": math.nan, "coverage": math.nan}
     r_real = knn_radii(real, k, batch_size=batch_size, dtype=dtype)
     r_fake = knn_radii(fake, k, batch_size=batch_size, dtype=dtype)
     fake_hits, real_in_fake, real_covered = _cross_pass(real, fake, r_real, r_fake, strict=True,

@@ -26,23 +26,19 @@ log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
 
-# The standard conventions of reference/metrics.md §3-§4 (the defaults of the metric functions).
+# The standard conventions of reference/metrics.md §3-§4, as keyword arguments of the metric functions of
+# ganforge.metrics (fid, inception_score, kid, precision_recall, prdc): `protocol.metric_kwargs("kid")`.
 DEFAULT_CONVENTIONS = {
-    "fid_cov_ddof": 1,  # np.cov (TTUR, pytorch-fid, torch-fidelity); StyleGAN2-ADA uses 0
-    "fid_sqrt": "eigvals",  # sum(sqrt(eigvals(S1 S2))) as torch-fidelity >= 0.4 / torchmetrics
-    "is_splits": 10,
-    "is_std_ddof": 0,
-    "is_logits": "unbiased",  # Inception: the 1008 logits without the FC bias
-    "kid_subsets": 100,
-    "kid_subset_size": 1000,
-    "kid_degree": 3,
-    "kid_coef0": 1.0,  # kernel (x.y / d + coef0) ** degree
-    "pr_k": 3,  # improved precision/recall, balls with <=
-    "prdc_k": 5,  # density/coverage, balls with strict <
+    "fid": {"ddof": 1, "method": "symmetric"},  # np.cov normaliser (StyleGAN2-ADA: 0)
+    "inception_score": {"splits": 10, "std_ddof": 0, "shuffle_seed": None},
+    "kid": {"num_subsets": 100, "subset_size": 1000, "degree": 3, "gamma": None, "coef0": 1.0, "seed": 0,
+            "std_ddof": 0},
+    "precision_recall": {"k": 3},  # improved P&R: balls with <=
+    "prdc": {"k": 5},  # density/coverage: balls with strict <
 }
 # Fields of the protocol that determine the reference (real-data) statistics.
-_REFERENCE_FIELDS = ("version", "extractor", "extractor_sha256", "feature", "dataset", "n_real", "resize",
-                     "quantize")
+_REFERENCE_FIELDS = ("version", "extractor", "extractor_sha256", "feature", "logits", "dataset", "n_real",
+                     "resize", "quantize")
 
 
 class ProtocolMismatchWarning(UserWarning):
@@ -57,15 +53,30 @@ def _digest(obj) -> str:
     return hashlib.sha256(_canonical(obj).encode()).hexdigest()[:20]
 
 
+def merge_conventions(overrides: Optional[Dict]) -> Dict:
+    """DEFAULT_CONVENTIONS updated metric by metric with `overrides`; unknown metrics or keys are errors."""
+    out = {m: dict(v) for m, v in DEFAULT_CONVENTIONS.items()}
+    for metric, kw in (overrides or {}).items():
+        if metric not in out:
+            raise ValueError(f"unknown metric {metric!r} in conventions: use {', '.join(out)}")
+        unknown = sorted(set(kw) - set(out[metric]))
+        if unknown:
+            raise ValueError(f"unknown {metric} conventions {unknown}: use {', '.join(out[metric])}")
+        out[metric].update(kw)
+    return out
+
+
 @dataclass
 class EvalProtocol:
     """How a score was made (DESIGN.md §3).
 
     extractor: "inception-2015-12-05" or "evaluator-<name>"; extractor_sha256: its weights file's SHA-256.
-    feature: which embedding ("pool_3", "pooled"). dataset: the reference dataset's config as a dict (with its
-    name and split). n_real: reference images (None = the whole dataset); n_fake: generated images.
+    feature: which embedding ("pool_3", "pooled"); logits: which class scores IS uses ("unbiased": Inception's
+    FC without its bias; "<head>": an evaluator head). dataset: the reference dataset's config as a dict (with
+    its name and split). n_real: reference images (None = the whole dataset); n_fake: generated images.
     resize / quantize: the input rule (RESIZE_MODES of ``metrics.inception``; uint8 rounding of float inputs).
-    seed: latent codes of the fake samples and the choice of a real subset. conventions: metric parameters.
+    seed: latent codes of the fake samples and the choice of a real subset. conventions: keyword arguments of
+    the metric functions, per metric (defaults: DEFAULT_CONVENTIONS; give only what differs).
     """
 
     extractor: str
@@ -77,14 +88,15 @@ class EvalProtocol:
     quantize: bool = True
     seed: int = 0
     feature: str = "pool_3"
-    conventions: Dict = field(default_factory=lambda: dict(DEFAULT_CONVENTIONS))
+    logits: str = "unbiased"
+    conventions: Dict = field(default_factory=dict)
     version: int = PROTOCOL_VERSION
 
     def __post_init__(self):
         if dataclasses.is_dataclass(self.dataset):
             self.dataset = dataclasses.asdict(self.dataset)
         self.dataset = json.loads(_canonical(self.dataset))  # JSON-able, key order irrelevant
-        self.conventions = dict(DEFAULT_CONVENTIONS, **(self.conventions or {}))
+        self.conventions = merge_conventions(self.conventions)
         if self.n_real is not None and int(self.n_real) < 1:
             raise ValueError(f"n_real must be positive or None (whole dataset), got {self.n_real}")
         if int(self.n_fake) < 1:
@@ -98,15 +110,16 @@ class EvalProtocol:
         from .inception import FIDInceptionV3
 
         if isinstance(extractor, FIDInceptionV3):
-            name, feature, resize = "inception-2015-12-05", "pool_3", extractor.resize
+            name, feature, logits, resize = "inception-2015-12-05", "pool_3", "unbiased", extractor.resize
         elif isinstance(extractor, EvaluatorNet):
-            name, feature, resize = f"evaluator-{extractor.config.name}", "pooled", "torch_bilinear_aa"
+            name, feature, logits, resize = (f"evaluator-{extractor.config.name}", "pooled",
+                                             extractor.config.primary, "torch_bilinear_aa")
         else:
             raise TypeError(f"unknown extractor type {type(extractor).__name__}: build EvalProtocol directly")
         if not extractor.weights_sha256:
             raise ValueError("the extractor has no weights hash: load it with load_fid_inception / load_evaluator")
         return cls(extractor=name, extractor_sha256=extractor.weights_sha256, dataset=dataset, feature=feature,
-                   resize=resize, quantize=extractor.quantize, **kwargs)
+                   logits=logits, resize=resize, quantize=extractor.quantize, **kwargs)
 
     def to_json(self) -> dict:
         """A JSON-able dict (store it next to the score)."""
@@ -123,6 +136,12 @@ class EvalProtocol:
             raise ValueError(f"protocol version {d['version']} is newer than this ganforge ({PROTOCOL_VERSION})")
         return cls(**d)
 
+    def metric_kwargs(self, metric: str) -> Dict:
+        """Keyword arguments for the metric function `metric` ("fid", "kid", "inception_score", ...)."""
+        if metric not in self.conventions:
+            raise ValueError(f"no conventions for {metric!r}: known {', '.join(self.conventions)}")
+        return dict(self.conventions[metric])
+
     def key(self) -> str:
         """Stable hash of the whole protocol: equal keys <=> comparable scores."""
         return _digest(self.to_json())
@@ -130,7 +149,7 @@ class EvalProtocol:
     def reference_key(self) -> str:
         """Stable hash of what the real-data statistics depend on (not n_fake nor the fake-side seed)."""
         d = {k: getattr(self, k) for k in _REFERENCE_FIELDS}
-        d["fid_cov_ddof"] = self.conventions["fid_cov_ddof"]
+        d["fid_ddof"] = self.conventions["fid"]["ddof"]  # sigma of the cached statistics
         if self.n_real is not None:  # the seed picks the real subset only when there is one
             d["seed"] = self.seed
         return _digest(d)
@@ -142,9 +161,11 @@ def differences(a: EvalProtocol, b: EvalProtocol) -> Dict[str, tuple]:
     out = {}
     for k in da:
         if k == "conventions":
-            for c in sorted(set(da[k]) | set(db[k])):
-                if da[k].get(c) != db[k].get(c):
-                    out[f"conventions.{c}"] = (da[k].get(c), db[k].get(c))
+            for m in sorted(set(da[k]) | set(db[k])):
+                ca, cb = da[k].get(m, {}), db[k].get(m, {})
+                for c in sorted(set(ca) | set(cb)):
+                    if ca.get(c) != cb.get(c):
+                        out[f"conventions.{m}.{c}"] = (ca.get(c), cb.get(c))
         elif da[k] != db[k]:
             out[k] = (da[k], db[k])
     return out
@@ -231,14 +252,6 @@ def cached_reference(protocol: EvalProtocol, compute: Callable[[], Dict[str, tor
     return tensors
 
 
-def mean_cov(features: torch.Tensor, ddof: int = 1):
-    """(mean, covariance) of N×D features in float64, covariance divided by N - ddof."""
-    x = features.double()
-    mu = x.mean(dim=0)
-    xc = x - mu
-    return mu, xc.t() @ xc / (x.shape[0] - ddof)
-
-
 def reference_statistics(protocol: EvalProtocol, extractor, dataset, batch_size: int = 256, device="cpu",
                          cache_dir: Optional[str] = None, keep_features: bool = True,
                          logits: bool = False) -> Dict[str, torch.Tensor]:
@@ -248,6 +261,7 @@ def reference_statistics(protocol: EvalProtocol, extractor, dataset, batch_size:
     `extractor` must be the one the protocol names (its weights hash is checked); `dataset` the one it describes.
     """
     from .features import extract
+    from .fid import gaussian_stats
 
     sha = getattr(extractor, "weights_sha256", None)
     if sha is not None and sha != protocol.extractor_sha256:
@@ -259,7 +273,7 @@ def reference_statistics(protocol: EvalProtocol, extractor, dataset, batch_size:
         out = extract(extractor, dataset, n=len(idx), batch_size=batch_size, device=device, logits=logits,
                       indices=idx)
         feats, lg = out if logits else (out, None)
-        mu, sigma = mean_cov(feats, protocol.conventions["fid_cov_ddof"])
+        mu, sigma = gaussian_stats(feats, ddof=protocol.conventions["fid"]["ddof"])
         stats = {"mu": mu, "sigma": sigma}
         if keep_features:
             stats["features"] = feats

@@ -21,7 +21,8 @@ Randomness (patch centres, directions) comes from explicit seeded `torch.Generat
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+import math
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -90,34 +91,55 @@ def pyramid_resolutions(height: int, min_resolution: int = 16) -> List[int]:
     return out
 
 
-def _patches(level: torch.Tensor, per_image: int, size: int, gen: torch.Generator) -> torch.Tensor:
-    """per_image random size×size patches of every image: (N·per_image)×C×size×size, centres in [h, S−h)."""
-    n, c, hgt, wid = level.shape
-    h = size // 2
-    if hgt < size or wid < size:
-        raise ValueError(f"level {hgt}×{wid} is smaller than the {size}×{size} patches")
-    ys = torch.randint(h, hgt - h, (n, per_image), generator=gen).to(level.device)
-    xs = torch.randint(h, wid - h, (n, per_image), generator=gen).to(level.device)
-    off = torch.arange(-h, h + 1, device=level.device)
+def _draw_centres(n: int, shape: Tuple[int, int], num_levels: int, per_image: int, size: int,
+                  gen: torch.Generator) -> List[Tuple[torch.Tensor, torch.Tensor]]:
+    """Patch centres (ys, xs), each n × per_image, for every level of an H×W pyramid: uniform in [h, S−h)."""
+    h, out = size // 2, []
+    for i in range(num_levels):
+        hgt, wid = shape[0] >> i, shape[1] >> i
+        if hgt < size or wid < size:
+            raise ValueError(f"pyramid level {hgt}×{wid} is smaller than the {size}×{size} patches")
+        out.append((torch.randint(h, hgt - h, (n, per_image), generator=gen),
+                    torch.randint(h, wid - h, (n, per_image), generator=gen)))
+    return out
+
+
+def _patches(level: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, size: int) -> torch.Tensor:
+    """The size×size patches of every image around its centres: (N·P)×C×size×size, image-major."""
+    n, c = level.shape[:2]
+    ys, xs = ys.to(level.device), xs.to(level.device)
+    off = torch.arange(-(size // 2), size // 2 + 1, device=level.device)
     img = torch.arange(n, device=level.device)[:, None, None, None]
-    rows = (ys[:, :, None, None] + off[None, None, :, None])
-    cols = (xs[:, :, None, None] + off[None, None, None, :])
-    patches = level[img, :, rows, cols]  # n × per_image × size × size × C (advanced indices first)
-    return patches.permute(0, 1, 4, 2, 3).reshape(n * per_image, c, size, size)
+    rows = ys[:, :, None, None] + off[None, None, :, None]
+    cols = xs[:, :, None, None] + off[None, None, None, :]
+    patches = level[img, :, rows, cols]  # N × P × size × size × C (advanced indices go first)
+    return patches.permute(0, 1, 4, 2, 3).reshape(-1, c, size, size)
+
+
+def _num_levels(images: torch.Tensor, min_resolution: int) -> int:
+    levels = pyramid_resolutions(min(images.shape[-2:]), min_resolution)
+    if not levels:
+        raise ValueError(f"images of {tuple(images.shape[-2:])} are smaller than min_resolution={min_resolution}")
+    return len(levels)
+
+
+def _descriptors(images: torch.Tensor, centres, size: int, quantize: bool) -> List[torch.Tensor]:
+    pyramid = laplacian_pyramid(to_uint8_range(images, quantize=quantize), len(centres))
+    return [_patches(level, ys, xs, size) for level, (ys, xs) in zip(pyramid, centres)]
 
 
 def swd_descriptors(images: torch.Tensor, *, min_resolution: int = 16, patches_per_image: int = 128,
                     patch_size: int = 7, quantize: bool = True, seed: int = 0,
                     generator: Optional[torch.Generator] = None) -> List[torch.Tensor]:
-    """Raw (un-normalised) patch descriptors of one batch of images, one (N·128)×C×7×7 tensor per pyramid
-    level (ProGAN `get_descriptors_for_minibatch`). Concatenate batches per level to stream a large set, then
-    call `sliced_wasserstein_distance`. Patch centres come from `generator`, or a new one seeded with `seed`."""
-    x = to_uint8_range(images, quantize=quantize)
-    levels = pyramid_resolutions(min(x.shape[-2:]), min_resolution)
-    if not levels:
-        raise ValueError(f"images of {tuple(x.shape[-2:])} are smaller than min_resolution={min_resolution}")
+    """Raw (un-normalised) patch descriptors of a batch of images, one (N·128)×C×7×7 tensor per pyramid level
+    (ProGAN `get_descriptors_for_minibatch`). Patch centres come from `generator`, or a new one seeded with
+    `seed`; to stream a large set, pass one generator to every batch and concatenate per level (the result
+    then depends on the batching; `swd` draws all centres first and does not)."""
+    num_levels = _num_levels(images, min_resolution)
     gen = generator if generator is not None else torch.Generator().manual_seed(seed)
-    return [_patches(lvl, patches_per_image, patch_size, gen) for lvl in laplacian_pyramid(x, len(levels))]
+    centres = _draw_centres(images.shape[0], tuple(images.shape[-2:]), num_levels, patches_per_image, patch_size,
+                            gen)
+    return _descriptors(images, centres, patch_size, quantize)
 
 
 def normalize_descriptors(desc: torch.Tensor) -> torch.Tensor:
@@ -170,21 +192,28 @@ def swd(real_images: torch.Tensor, fake_images: torch.Tensor, *, min_resolution:
 
     Defaults are ProGAN's: levels ≥ 16 px, 128 patches of 7×7 per image and level, 4 × 128 directions; the
     standard set size is 16 384 images each. Equal image counts are required (equal descriptor counts).
-    Descriptors are extracted `batch_size` images at a time (the pyramid of a whole set is never held).
-    seed: patches of the reals use seed, of the fakes seed + 1, directions seed + 2.
-    Returns {"resolutions": [H, H/2, …], "levels": [SWD×1e3 per level], "avg": mean of the levels}.
+    Descriptors are extracted `batch_size` images at a time (the pyramid of a whole set is never held); the
+    patch centres are drawn for the whole set first, so the result does not depend on `batch_size`.
+    seed: both sets use the same patch centres, drawn from a generator seeded with `seed` (common random
+        numbers: positions never depend on content, and SWD(X, X) = 0 exactly, like ProGAN's reals-vs-reals
+        pass); the directions come from one seeded with seed + 1.
+    Returns {"resolutions": [S, S/2, …] (S = min(H, W)), "levels": [SWD×1e3 per level], "avg": their mean};
+    NaN values when a float image set holds non-finite pixels.
     """
     if real_images.shape[0] != fake_images.shape[0] or real_images.shape[-2:] != fake_images.shape[-2:]:
         raise ValueError(f"SWD needs equal image counts and sizes, got {tuple(real_images.shape)} and "
                          f"{tuple(fake_images.shape)}")
-    kw = dict(min_resolution=min_resolution, patches_per_image=patches_per_image, patch_size=patch_size,
-              quantize=quantize)
-    descs = []
-    for offset, images in enumerate((real_images, fake_images)):
-        gen = torch.Generator().manual_seed(seed + offset)
-        batches = [swd_descriptors(images[i : i + batch_size], generator=gen, **kw)
-                   for i in range(0, images.shape[0], batch_size)]
-        descs.append([torch.cat(level) for level in zip(*batches)])
+    n, num_levels = real_images.shape[0], _num_levels(real_images, min_resolution)
     res = pyramid_resolutions(min(real_images.shape[-2:]), min_resolution)
+    if not all(bool(torch.isfinite(x).all()) for x in (real_images, fake_images) if x.is_floating_point()):
+        return {"resolutions": res, "levels": [math.nan] * num_levels, "avg": math.nan}  # e.g. diverged G
+    centres = _draw_centres(n, tuple(real_images.shape[-2:]), num_levels, patches_per_image, patch_size,
+                            torch.Generator().manual_seed(seed))  # the same for both sets: equal N and size
+    descs = []
+    for images in (real_images, fake_images):
+        batches = [_descriptors(images[i : i + batch_size], [(ys[i : i + batch_size], xs[i : i + batch_size])
+                                                              for ys, xs in centres], patch_size, quantize)
+                   for i in range(0, n, batch_size)]
+        descs.append([torch.cat(level) for level in zip(*batches)])
     return sliced_wasserstein_distance(descs[0], descs[1], res, dir_repeats=dir_repeats,
-                                       dirs_per_repeat=dirs_per_repeat, seed=seed + 2)
+                                       dirs_per_repeat=dirs_per_repeat, seed=seed + 1)
