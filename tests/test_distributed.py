@@ -9,7 +9,8 @@ import torch
 from ganforge.train.checkpoint import load_entry, latest_checkpoint
 
 COMMON = ["train.steps=6", "train.batch_size=64", "train.progress=false", "train.log_every=2",
-          "train.sample_every=3", "train.checkpoint_every=3", "data.n=4000", "train.threads=1"]
+          "train.sample_every=3", "train.checkpoint_every=3", "data.n=4000", "train.threads=1",
+          "train.eval_every=3", "train.eval_n=1001"]
 
 
 def _train(out, nproc, *extra, resume=False):
@@ -39,8 +40,15 @@ def test_two_ranks_match_one_process_and_resume_on_one_rank(tmp_path):
     _assert_close(_weights(tmp_path / "one"), _weights(tmp_path / "two"))
 
     # Rank 0 alone wrote the run directory: one record per logged step, one writer of checkpoints.
-    steps = [json.loads(line)["step"] for line in open(tmp_path / "two" / "metrics.jsonl")]
-    assert steps == [2, 4, 6]
+    records = [json.loads(line) for line in open(tmp_path / "two" / "metrics.jsonl")]
+    assert [r["step"] for r in records if "eval_protocol" not in r] == [2, 4, 6]
+    # Evaluation: each rank generated its share of the 1001 samples; rank 0 gathered them and logged once.
+    evals = {n: [r for r in map(json.loads, open(tmp_path / n / "metrics.jsonl")) if "eval_protocol" in r]
+             for n in ("one", "two")}
+    assert [r["step"] for r in evals["two"]] == [3, 6] and evals["two"][-1]["eval_protocol"]["n_fake"] == 1001
+    for a, b in zip(evals["one"], evals["two"]):
+        assert a["eval_protocol_key"] == b["eval_protocol_key"]
+        assert abs(a["eval/high_quality"] - b["eval/high_quality"]) <= 2 / 1001
     state = json.load(open(tmp_path / "two" / "checkpoints" / "step-000006" / "state.json"))
     assert state["world_size"] == 2 and state["counters"]["images_seen"] == 6 * 64
     assert sorted(os.listdir(tmp_path / "two" / "samples")) == ["latest.png", "step-000003.png", "step-000006.png"]

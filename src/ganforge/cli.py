@@ -5,6 +5,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from typing import List, Optional
 
 from .errors import GanforgeError, TrainingDiverged
@@ -15,6 +16,10 @@ def _int_list(text: str) -> List[int]:
         return [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--steps", type=int, default=10, help="frames per segment, ends included")
     i.add_argument("--slerp", action="store_true", help="spherical interpolation (default: linear)")
     i.add_argument("--out", default="interpolation.png")
+
+    e = sub.add_parser("eval", help="score a trained run: FID, KID, IS, precision/recall, density/coverage, SWD, "
+                                    "mode coverage")
+    e.add_argument("run")
+    e.add_argument("--metrics", default="auto",
+                   help="comma-separated: fid,kid,is,pr,dc,swd,modes (auto: modes for 2-D toys, else fid,kid,is,pr,dc)")
+    e.add_argument("--n", type=int, default=10_000, help="generated samples (default 10000)")
+    e.add_argument("--n-real", type=int, help="reference images (default: the whole dataset)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the generated samples' latent codes")
+    e.add_argument("--extractor", default="auto", help="auto | inception | mnist5k | shapes")
+    e.add_argument("--weights", help="FID Inception weights file (else $GANFORGE_INCEPTION_WEIGHTS or the cache)")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--batch-size", type=int, default=256)
+    e.add_argument("--raw-weights", action="store_true", help="score the raw generator, not its EMA copy")
+    e.add_argument("--no-record", action="store_true", help="print only; do not append to the run's metrics.jsonl")
 
     sub.add_parser("presets", help="list the shipped presets").add_argument("--show", metavar="NAME")
 
@@ -87,6 +107,9 @@ def cmd_train(args) -> int:
     print(f"  samples     {result.samples}")
     print(f"  loss plot   {result.loss_plot}")
     print(f"  checkpoint  {result.checkpoint}")
+    if result.scores:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in result.scores.items() if not k.endswith(("_std", "_total")))
+        print(f"  scores      {shown}  (plot: {result.scores_plot})")
     print(f"Look at {os.path.join(result.run_dir, 'samples', 'latest.png')} to see what the generator draws.")
     return 0
 
@@ -118,6 +141,21 @@ def cmd_interpolate(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from . import api
+    from .evaluation import format_table
+
+    if args.n < 1 or args.batch_size < 1:
+        raise GanforgeError(f"--n and --batch-size must be ≥ 1, got {args.n} and {args.batch_size}")
+    result = api.evaluate(args.run, args.metrics, n=args.n, seed=args.seed, extractor=args.extractor,
+                          weights=args.weights, device=args.device, batch_size=args.batch_size, n_real=args.n_real,
+                          ema=not args.raw_weights, record=not args.no_record)
+    print(format_table(result))
+    if not args.no_record:
+        print(f"appended to {os.path.join(args.run, 'metrics.jsonl')}; plot: {os.path.join(args.run, 'scores.png')}")
+    return 0
+
+
 def cmd_presets(args) -> int:
     from .config import preset_names, preset_text, read_raw
 
@@ -144,8 +182,8 @@ def cmd_data(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate, "presets": cmd_presets,
-            "data": cmd_data}
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate, "eval": cmd_eval,
+            "presets": cmd_presets, "data": cmd_data}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -160,6 +198,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             setattr(args, attr, list(getattr(args, attr)) + extra)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    warnings.showwarning = _show_warning
     try:
         return COMMANDS[args.command](args)
     except TrainingDiverged as e:

@@ -42,6 +42,9 @@ class TrainConfig:
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 adds loss scaling)
     channels_last: bool = False  # NHWC memory layout for convolutions (helps on GPUs with tensor cores)
     compile: bool = False  # torch.compile every network
+    eval_every: int = 0  # score the generator every N iterations (and at the end); 0 = never (fastest)
+    eval_metrics: str = "auto"  # comma-separated fid,kid,is,pr,dc,swd,modes; auto = the data's usual set
+    eval_n: int = 2000  # generated samples per evaluation
 
     def validate(self):
         if self.precision not in ("fp32", "bf16", "fp16"):
@@ -49,6 +52,9 @@ class TrainConfig:
         for key in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "n_samples"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"train.{key} must be ≥ 1, got {getattr(self, key)}")
+        if self.eval_every < 0 or self.eval_n < 1:
+            raise ConfigError(f"train.eval_every must be ≥ 0 and train.eval_n ≥ 1, got {self.eval_every} and "
+                              f"{self.eval_n}")
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"train.ema must be in [0, 1), got {self.ema}")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Optional
 
 import torch
 import torch.distributed as dist
@@ -90,6 +90,24 @@ def any_rank(flag: bool, device) -> bool:
     t = torch.tensor([1.0 if flag else 0.0], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item() > 0)
+
+
+def gather_rows(rows: torch.Tensor, device) -> Optional[torch.Tensor]:
+    """Every rank's `rows` (N_r × ..., N_r may differ) concatenated in rank order on rank 0 (CPU); None elsewhere.
+    A collective: all ranks call it together. Used to gather evaluation features."""
+    world = dist.get_world_size()
+    rows = rows.to(device)
+    count = torch.tensor([rows.shape[0]], device=device)
+    counts = [torch.zeros_like(count) for _ in range(world)]
+    dist.all_gather(counts, count)
+    sizes = [int(c) for c in counts]
+    padded = torch.zeros((max(sizes),) + tuple(rows.shape[1:]), dtype=rows.dtype, device=device)
+    padded[: rows.shape[0]] = rows
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded)
+    if dist.get_rank() != 0:
+        return None
+    return torch.cat([p[:n] for p, n in zip(parts, sizes)]).cpu()
 
 
 def sync_batchnorm(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:

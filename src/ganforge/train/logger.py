@@ -88,3 +88,46 @@ def plot_losses(metrics_path: str, out: str, keys: Optional[List[str]] = None) -
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+SCORE_PANELS = (("fid", ("fid",)), ("kid", ("kid",)), ("inception score", ("is",)),
+                ("precision / recall", ("precision", "recall")), ("density / coverage", ("density", "coverage")),
+                ("swd ×1e3", ("swd",)), ("modes", ("modes",)))
+
+
+def plot_scores(metrics_path: str, out: str) -> Optional[str]:
+    """One panel per evaluation score in metrics.jsonl against the step, for the newest evaluation protocol
+    (scores made under different protocols are not drawn on one line). None when there are no scores."""
+    records = [r for r in read_metrics(metrics_path) if "eval_protocol_key" in r]
+    if not records:
+        return None
+    key = records[-1]["eval_protocol_key"]
+    records = sorted((r for r in records if r["eval_protocol_key"] == key), key=lambda r: r.get("step", 0))
+    panels = [(title, ks) for title, ks in SCORE_PANELS if any(f"eval/{k}" in r for r in records for k in ks)]
+    if not panels:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), dpi=110, squeeze=False)
+    for ax, (title, ks) in zip(axes[0], panels):
+        for k in ks:
+            pts = [(r.get("step", 0), r[f"eval/{k}"]) for r in records
+                   if isinstance(r.get(f"eval/{k}"), (int, float)) and math.isfinite(r[f"eval/{k}"])]
+            if pts:
+                xs, ys = zip(*pts)
+                ax.plot(xs, ys, marker="o", ms=3, lw=1.5, label=k)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("iteration", fontsize=8)
+        ax.grid(alpha=0.3)
+        if len(ks) > 1:
+            ax.legend(fontsize=7)
+    p = records[-1]["eval_protocol"]
+    fig.suptitle(f"{os.path.basename(os.path.dirname(os.path.abspath(metrics_path)))} — {p.get('extractor')}, "
+                 f"{p.get('n_fake')} samples, protocol {key[:8]}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out

@@ -24,7 +24,7 @@ from . import distributed as ddp
 from . import rng
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, step_name
 from .ema import EMA
-from .logger import RunLogger, plot_losses
+from .logger import RunLogger, plot_losses, plot_scores
 from .precision import autocast, grad_scaler
 from .signals import StopRequest
 
@@ -42,6 +42,8 @@ class RunResult:
     loss_plot: Optional[str]
     interrupted: bool
     seconds: float
+    scores: Optional[dict] = None  # the last evaluation's scores (train.eval_every > 0)
+    scores_plot: Optional[str] = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -78,6 +80,10 @@ class Trainer:
         # Data first: a missing or empty source fails here, before anything is written or built.
         self.dataset = dataset if dataset is not None else build_dataset(config.data)
         self.info = self.dataset.info
+        if t.eval_every:  # a wrong metric name fails now, not at the first evaluation
+            from ..evaluation import parse_metrics
+
+            parse_metrics(t.eval_metrics, config.data.name, self.info.is_image)
         if self.device.type == "cuda" and self.dataset.nbytes() < GPU_RESIDENT_BYTES:
             self.dataset = self.dataset.to(self.device)
         if self.dist.is_main:
@@ -94,6 +100,7 @@ class Trainer:
         if self.dist.enabled:
             torch.manual_seed(t.seed * 1_000 + self.dist.rank)  # per-rank streams from here on
         self.step = 0
+        self.scores, self.scores_plot = None, None
         n_fixed = t.n_samples if self.info.is_image else max(t.n_samples, 2000)
         self.fixed_z = self.method.generator.sample_z(n_fixed, generator=torch.Generator().manual_seed(t.seed + 1))
         self.logger = RunLogger(self.run_dir, t.tensorboard) if self.dist.is_main else None
@@ -206,6 +213,28 @@ class Trainer:
         shutil.copyfile(path, os.path.join(self.run_dir, "samples", "latest.png"))
         return path
 
+    # -- scores -------------------------------------------------------------------------------------------------------
+    def evaluate(self):
+        """Score the (EMA) generator with train.eval_metrics on train.eval_n samples; rank 0 logs the scores to
+        metrics.jsonl and redraws scores.png. Under torchrun every rank generates its share of the samples."""
+        from ..evaluation import evaluate
+
+        t = self.config.train
+        g = self.ema.shadow if self.ema is not None else self.method.generator
+        was_training = g.training
+        g.eval()
+        try:
+            result = evaluate(g, self.config.data, t.eval_metrics, n=t.eval_n, seed=t.seed, device=self.device,
+                              dataset=self.dataset, rank=self.dist.rank, world_size=self.dist.world_size,
+                              gather=lambda rows: ddp.gather_rows(rows, self.device))
+        finally:
+            g.train(was_training)
+        if result is not None and self.logger is not None:
+            self.logger.write({**self.counters(), **result.record(), "time": round(time.time(), 3)})
+            self.scores_plot = plot_scores(self.logger.path, os.path.join(self.run_dir, "scores.png"))
+            self.scores = result.scores
+        return result
+
     # -- the loop ---------------------------------------------------------------------------------------------------
     def fit(self) -> RunResult:
         from tqdm.auto import tqdm
@@ -233,6 +262,8 @@ class Trainer:
                         mark = self._log(logs, nonfinite, mark, bar)
                     if main and (self.step % t.sample_every == 0 or last):
                         samples = self.write_samples()
+                    if t.eval_every and (self.step % t.eval_every == 0 or self.step == t.steps):
+                        self.evaluate()
                     if self.step % t.checkpoint_every == 0 or last:
                         self._check_finite(nonfinite)
                         self.save()
@@ -243,7 +274,7 @@ class Trainer:
                 self.logger.close()
         plot = plot_losses(self.logger.path, os.path.join(self.run_dir, "loss.png")) if main else None
         return RunResult(self.run_dir, self.step, self.last_checkpoint, samples, plot, stopping,
-                         time.perf_counter() - started)
+                         time.perf_counter() - started, self.scores, self.scores_plot)
 
     def data_stream(self) -> DeviceStream:
         return DeviceStream(self.stream, self.device, self.config.train.channels_last)

@@ -1,0 +1,270 @@
+"""Scoring a generator against its training data under one recorded EvalProtocol (DESIGN.md §3 and §7).
+
+This is the glue between the pure metric functions of :mod:`ganforge.metrics` and a run: it picks the feature
+extractor for the data (a shipped evaluator network for the bundled data, the FID Inception-v3 otherwise), streams
+the generator's samples through it batch by batch, reads or computes the cached statistics of the real data, and
+returns flat scores together with the protocol that made them. ``ganforge eval RUN`` and the Trainer's periodic
+evaluation both call :func:`evaluate`.
+
+Metric names: ``fid`` (Heusel et al. 2017), ``kid`` (Bińkowski et al. 2018), ``is`` (Salimans et al. 2016),
+``pr`` (improved precision/recall, Kynkäänniemi et al. 2019), ``dc`` (density/coverage, Naeem et al. 2020),
+``swd`` (Karras et al. 2018), ``modes`` (mode coverage of the toy mixtures, or of Stacked MNIST's 1000 modes).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+
+from .errors import ConfigError
+from .metrics import (frechet_distance, gaussian_stats, inception_score, kid, mode_coverage, precision_recall, prdc,
+                      stacked_mnist_modes, swd)
+from .metrics.features import extract, generator_source
+from .metrics.protocol import EvalProtocol, reference_statistics, real_indices
+
+log = logging.getLogger(__name__)
+
+METRICS = ("fid", "kid", "is", "pr", "dc", "swd", "modes")
+ALIASES = {"inception_score": "is", "precision_recall": "pr", "prdc": "dc", "density_coverage": "dc",
+           "mode_coverage": "modes"}
+# The shipped evaluator network that judges each bundled dataset; every other image dataset uses Inception.
+EXTRACTOR_FOR_DATASET = {"mnist5k": "mnist5k", "digits": "mnist5k", "stacked-mnist": "mnist5k", "shapes": "shapes"}
+SWD_MAX_IMAGES = 16_384  # ProGAN's standard set size
+
+
+def default_metrics(data_name: str, is_image: bool) -> List[str]:
+    """What `metrics="auto"` means: mode counts for 2-D mixtures; FID/KID/IS/PR/DC (+ modes on Stacked MNIST)."""
+    if not is_image:
+        return ["modes"]
+    return ["fid", "kid", "is", "pr", "dc"] + (["modes"] if data_name == "stacked-mnist" else [])
+
+
+def parse_metrics(spec: Union[str, Sequence[str]], data_name: str, is_image: bool) -> List[str]:
+    """A comma-separated string or list of metric names (or "auto") -> validated canonical names."""
+    names = [s.strip().lower() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
+    if not names or names == ["auto"]:
+        return default_metrics(data_name, is_image)
+    out = []
+    for name in names:
+        name = ALIASES.get(name, name)
+        if name not in METRICS:
+            close = difflib.get_close_matches(name, list(METRICS) + list(ALIASES), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown metric {name!r}.{hint} Known: {', '.join(METRICS)}")
+        if name not in out:
+            out.append(name)
+    if not is_image and out != ["modes"]:
+        raise ConfigError(f"{data_name} is 2-D point data: only the 'modes' metric applies, not {out}")
+    if "modes" in out and is_image and data_name != "stacked-mnist":
+        raise ConfigError(f"'modes' counts modes of the toy mixtures and of stacked-mnist, not of {data_name}")
+    return out
+
+
+def load_extractor(name: str, device="cpu", weights: Optional[str] = None):
+    """A feature extractor by name: "inception" (the FID Inception-v3; weights from `weights`,
+    $GANFORGE_INCEPTION_WEIGHTS or the cache) or a shipped evaluator ("mnist5k", "shapes")."""
+    if name == "inception":
+        from .metrics.inception import load_fid_inception
+
+        return load_fid_inception(weights, device=device)
+    from .metrics.evaluator import EVALUATOR_NAMES, load_evaluator
+
+    if name not in EVALUATOR_NAMES:
+        raise ConfigError(f"unknown feature extractor {name!r}: use auto, inception, {', '.join(EVALUATOR_NAMES)}")
+    return load_evaluator(name, device=device)
+
+
+@dataclass
+class EvalResult:
+    """Flat scores (``fid``, ``kid``/``kid_std``, ``is``/``is_std``, ``precision``/``recall``,
+    ``density``/``coverage``, ``swd`` and ``swd_<res>``, ``modes``/``high_quality``/``kl``) and the protocol."""
+
+    scores: Dict[str, float]
+    protocol: dict
+    protocol_key: str
+    seconds: float
+    metrics: List[str] = field(default_factory=list)
+
+    def record(self) -> dict:
+        """The metrics.jsonl fields: ``eval/<score>`` numbers plus the protocol they were made under."""
+        out = {f"eval/{k}": v for k, v in self.scores.items()}
+        out.update({"eval_protocol": self.protocol, "eval_protocol_key": self.protocol_key,
+                    "eval_seconds": round(self.seconds, 3)})
+        return out
+
+
+def _shard(n: int, rank: int, world: int) -> Tuple[int, int]:
+    start = n * rank // world
+    return start, n * (rank + 1) // world - start
+
+
+def _as_uint8(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] floats -> uint8 the way the metrics quantise them (round half to even, clip)."""
+    return (x.float() * 127.5 + 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def _toy_scores(points: torch.Tensor, data_name: str) -> Dict[str, float]:
+    from .data.toy import mode_centers, mode_std
+
+    r = mode_coverage(points, mode_centers(data_name), mode_std(data_name))
+    return {"modes": r["modes"], "modes_total": len(r["counts"]), "high_quality": r["high_quality"], "kl": r["kl"]}
+
+
+def _stacked_digits(classifier) -> Callable[[torch.Tensor], torch.Tensor]:
+    """images N×3×H×W -> N×3 digit labels (as floats, for `extract`), one classification per channel."""
+    return lambda x: torch.stack([classifier.logits(x[:, c:c + 1]).argmax(1) for c in range(3)], 1).float()
+
+
+def _feature_scores(metrics, protocol: EvalProtocol, ref: dict, fake: torch.Tensor,
+                    logits: Optional[torch.Tensor]) -> Dict[str, float]:
+    scores: Dict[str, float] = {}
+    if "fid" in metrics:
+        kw = protocol.metric_kwargs("fid")
+        mu, sigma = gaussian_stats(fake, ddof=kw["ddof"])
+        scores["fid"] = frechet_distance(ref["mu"], ref["sigma"], mu, sigma, method=kw["method"])
+    if "kid" in metrics:
+        scores["kid"], scores["kid_std"] = (float(v) for v in kid(ref["features"], fake,
+                                                                   **protocol.metric_kwargs("kid")))
+    if "is" in metrics:
+        scores["is"], scores["is_std"] = (float(v) for v in inception_score(
+            logits, **protocol.metric_kwargs("inception_score")))
+    if "pr" in metrics:
+        r = precision_recall(ref["features"], fake, **protocol.metric_kwargs("precision_recall"))
+        scores["precision"], scores["recall"] = r["precision"], r["recall"]
+    if "dc" in metrics:
+        r = prdc(ref["features"], fake, **protocol.metric_kwargs("prdc"))
+        scores["density"], scores["coverage"] = r["density"], r["coverage"]
+    return scores
+
+
+def _swd_scores(generator, dataset, protocol: EvalProtocol, n: int, seed: int, batch_size: int) -> Dict[str, float]:
+    """ProGAN SWD on min(n, reference size, 16384) images of each side (held as uint8)."""
+    idx = real_indices(protocol, len(dataset))[: min(n, SWD_MAX_IMAGES)]
+    m = len(idx)
+    real = torch.cat([_as_uint8(dataset.get(idx[i:i + batch_size]).x.cpu()) for i in range(0, m, batch_size)])
+    src = generator_source(generator, seed=seed)
+    fake = torch.cat([_as_uint8(src(i, min(batch_size, m - i)).cpu()) for i in range(0, m, batch_size)])
+    r = swd(real, fake, seed=seed, batch_size=batch_size)
+    out = {"swd": r["avg"]}
+    out.update({f"swd_{res}": v for res, v in zip(r["resolutions"], r["levels"])})
+    return out
+
+
+def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto", *, n: int = 10_000,
+             seed: int = 0, extractor: str = "auto", weights: Optional[str] = None, device="cpu",
+             batch_size: int = 256, n_real: Optional[int] = None, cache_dir: Optional[str] = None, dataset=None,
+             rank: int = 0, world_size: int = 1, gather: Optional[Callable] = None) -> Optional[EvalResult]:
+    """Score `generator` (an nn.Module in eval mode, or a loaded run) on the data of `data_config`.
+
+    n: generated samples (sample i always uses the same latent code for a given `seed`); n_real: reference
+    images (None: the whole dataset); extractor: "auto" (shipped evaluator for bundled data, else Inception),
+    "inception", "mnist5k" or "shapes"; weights: the Inception weights file. Reference statistics are cached
+    per protocol in `cache_dir` (default ~/.cache/ganforge/refstats). `dataset` saves rebuilding it.
+    Data parallel: each of `world_size` ranks generates its share of the n samples and `gather(rows)` must
+    return all ranks' rows, in rank order, on rank 0 (None elsewhere); only rank 0 returns a result.
+    """
+    from .data import build_dataset
+
+    started = time.perf_counter()
+    if n < 1:
+        raise ConfigError(f"the number of generated samples must be ≥ 1, got n={n}")
+    dataset = dataset if dataset is not None else build_dataset(data_config)
+    name, is_image = data_config.name, dataset.info.is_image
+    metrics = parse_metrics(metrics, name, is_image)
+    module = generator.generator if isinstance(getattr(generator, "generator", None), torch.nn.Module) else generator
+    data_dict = dataclasses.asdict(data_config)
+    main = rank == 0
+    start, count = _shard(n, rank, world_size)
+    source = generator_source(module, seed=seed, device=device)
+
+    def shard(fn):  # this rank's rows of the samples [0, n), gathered on rank 0
+        rows = extract(fn, lambda s, c: source(start + s, c), n=count, batch_size=batch_size, device=device) \
+            if count else torch.zeros(0)
+        return gather(rows) if world_size > 1 else rows
+
+    if not is_image:
+        points = shard(lambda x: x)
+        proto = {"extractor": "none", "dataset": data_dict, "n_fake": n, "seed": seed, "k_sigma": 3.0}
+        if not main:
+            return None
+        return EvalResult(_toy_scores(points, name), proto, _key(proto), time.perf_counter() - started, metrics)
+
+    ext_name = EXTRACTOR_FOR_DATASET.get(name, "inception") if extractor == "auto" else extractor
+    ext = load_extractor(ext_name, device=device, weights=weights)
+    if n_real is not None and not 1 <= n_real <= len(dataset):
+        raise ConfigError(f"n_real must be between 1 and the {len(dataset)} reference images, got {n_real}")
+    protocol = EvalProtocol.from_extractor(ext, dataset=data_dict, n_real=n_real, n_fake=n, seed=seed)
+    feature_metrics = [m for m in metrics if m in ("fid", "kid", "is", "pr", "dc")]
+    scores: Dict[str, float] = {}
+    if feature_metrics:
+        want_logits = "is" in metrics
+        out = shard(lambda x: torch.cat(ext.features_and_logits(x), 1) if want_logits else ext.features(x))
+        if main:
+            fake, logits = (out[:, :ext.feature_dim], out[:, ext.feature_dim:]) if want_logits else (out, None)
+            needs_features = any(m in metrics for m in ("kid", "pr", "dc"))
+            ref = reference_statistics(protocol, ext, dataset, batch_size=batch_size, device=device,
+                                       cache_dir=cache_dir, keep_features=needs_features)
+            scores.update(_feature_scores(metrics, protocol, ref, fake, logits))
+    if "modes" in metrics:
+        digits = shard(_stacked_digits(load_extractor("mnist5k", device=device)))
+        if main:
+            r = stacked_mnist_modes(digits.long())
+            scores.update({"modes": r["modes"], "modes_total": 1000, "kl": r["kl"]})
+    if "swd" in metrics and main:
+        scores.update(_swd_scores(module, dataset, protocol, n, seed, batch_size))
+    if not main:
+        return None
+    return EvalResult(scores, protocol.to_json(), protocol.key(), time.perf_counter() - started, metrics)
+
+
+def _key(proto: dict) -> str:
+    """A short stable hash of a protocol dict (the toy protocol has no extractor, so no EvalProtocol)."""
+    return hashlib.sha256(json.dumps(proto, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def format_table(result: EvalResult) -> str:
+    """The scores as an aligned two-column table, followed by the protocol's key facts."""
+    rows = []
+    for k, v in result.scores.items():
+        text = f"{v:.6g}" if isinstance(v, float) and math.isfinite(v) else str(v)
+        rows.append(f"  {k:<14s}{text:>14s}")
+    p = result.protocol
+    facts = f"extractor {p.get('extractor')}, {p.get('n_fake')} generated"
+    if "n_real" in p:
+        facts += f" vs {p['n_real'] or 'all'} real"
+    facts += f", seed {p.get('seed')}, protocol {result.protocol_key}, {result.seconds:.1f}s"
+    return "\n".join(rows + [f"  ({facts})"])
+
+
+def append_to_run(run_dir: str, result: EvalResult, counters: Dict[str, int]) -> Tuple[str, Optional[str]]:
+    """Append `result` (at the checkpoint's `counters`) to the run's metrics.jsonl and redraw scores.png.
+
+    Scores of earlier evaluations made under another protocol are not comparable with these: that is warned
+    about (``ProtocolMismatchWarning``), naming the fields that differ. Returns (metrics path, plot path).
+    """
+    import os
+    import warnings
+
+    from .metrics.protocol import ProtocolMismatchWarning
+    from .train.logger import RunLogger, plot_scores, read_metrics
+
+    path = os.path.join(run_dir, "metrics.jsonl")
+    earlier = [r for r in read_metrics(path) if "eval_protocol_key" in r]
+    other = [r for r in earlier if r["eval_protocol_key"] != result.protocol_key]
+    if other:
+        prev = other[-1]["eval_protocol"]
+        diff = sorted(k for k in set(prev) | set(result.protocol) if prev.get(k) != result.protocol.get(k))
+        msg = (f"{run_dir} already holds scores made under another evaluation protocol (differing in "
+               f"{', '.join(diff)}): they are not comparable with these; scores.png shows the newest protocol only")
+        warnings.warn(msg, ProtocolMismatchWarning, stacklevel=2)
+    logger = RunLogger(run_dir, tensorboard=False)
+    logger.write({**counters, **result.record(), "time": round(time.time(), 3)})
+    return path, plot_scores(path, os.path.join(run_dir, "scores.png"))
