@@ -52,12 +52,25 @@ CONFIGS = {
 DEFAULT_CONFIGS = {"cpu": ["dcgan32-c32-b64", "dcgan32-c64-b64"], "cuda": list(CONFIGS)}
 
 
-def preset(name: str, device: torch.device):
+def preset(name: str, device: torch.device, variant: str = "fp32"):
     res, ch, bs = CONFIGS[name]
     return load_config("dcgan-mnist", [
         f"data.resolution={res}", f"generator.channels={ch}", f"discriminator.channels={ch}",
         f"train.batch_size={bs}", f"train.device={device}", "train.steps=1000000000",
-        "train.progress=false", "train.tensorboard=false"])
+        "train.progress=false", "train.tensorboard=false", "train.eval_every=0", *variant_overrides(variant)])
+
+
+DEFAULT_VARIANTS = ["fp32", "bf16", "fp32+cl", "bf16+cl", "fp32+compile", "bf16+cl+compile"]
+
+
+def variant_overrides(variant: str):
+    """'bf16+cl+compile' -> train.precision=bf16, train.channels_last=true, train.compile=true."""
+    parts = variant.split("+")
+    precision = parts[0]
+    if precision not in ("fp32", "bf16", "fp16") or any(p not in ("cl", "compile") for p in parts[1:]):
+        raise ValueError(f"bad variant {variant!r}: PRECISION[+cl][+compile], PRECISION in fp32, bf16, fp16")
+    return [f"train.precision={precision}", f"train.channels_last={'cl' in parts}",
+            f"train.compile={'compile' in parts}"]
 
 
 class GanforgeLoop:
@@ -122,29 +135,36 @@ def time_block(loop, n: int, device) -> float:
 
 
 def bench(name: str, device, args) -> dict:
+    """Plain fp32 and every ganforge variant, timed in interleaved blocks in this process."""
     cfg = preset(name, device)
+    variants = args.variants if "fp32" in args.variants else ["fp32", *args.variants]
     with tempfile.TemporaryDirectory() as tmp:
-        plain, gf = PlainLoop(cfg, device), GanforgeLoop(cfg, os.path.join(tmp, "run"))
-        flops, flops_gf = flops_of(plain), flops_of(gf)
-        for loop in (plain, gf):  # warm-up (allocator, cuDNN/oneDNN kernel choice, optimiser state)
-            time_block(loop, args.warmup, device)
-        t_est = time_block(plain, max(1, args.warmup), device)
+        loops = {"plain": PlainLoop(cfg, device)}
+        for v in variants:
+            loops[v] = GanforgeLoop(preset(name, device, v), os.path.join(tmp, v))
+        flops = {k: flops_of(loop) for k, loop in loops.items() if "compile" not in k}
+        for loop in loops.values():  # warm-up (allocator, kernel choice, compilation, optimiser state)
+            time_block(loop, args.warmup + (10 if loop is not loops["plain"] else 0), device)
+        t_est = time_block(loops["plain"], max(1, args.warmup), device)
         iters = max(args.min_iters, math.ceil(args.block_seconds / t_est))
-        times = {"plain": [], "ganforge": []}
+        times = {k: [] for k in loops}
         for _ in range(args.blocks):
-            times["plain"].append(time_block(plain, iters, device))
-            times["ganforge"].append(time_block(gf, iters, device))
-    t_plain, t_gf = statistics.median(times["plain"]), statistics.median(times["ganforge"])
+            for k, loop in loops.items():
+                times[k].append(time_block(loop, iters, device))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    t_plain, t_gf = med["plain"], med["fp32"]
     bs = cfg.train.batch_size
     return {
         "name": name, "batch": bs, "blocks": args.blocks, "iters": iters,
         "plain_ips": bs / t_plain, "gf_ips": bs / t_gf, "ms_plain": 1e3 * t_plain, "ms_gf": 1e3 * t_gf,
         "ratio": t_gf / t_plain,
-        "ratio_paired": statistics.median(g / p for g, p in zip(times["ganforge"], times["plain"])),
-        "ratio_best": min(times["ganforge"]) / min(times["plain"]),
-        "spread": max(max(v) / min(v) for v in times.values()),  # slowest / fastest block, worse side
-        "gflop": flops / 1e9, "gflop_gf": flops_gf / 1e9,
-        "gflops_plain": flops / t_plain / 1e9, "gflops_gf": flops / t_gf / 1e9,
+        "ratio_paired": statistics.median(g / p for g, p in zip(times["fp32"], times["plain"])),
+        "ratio_best": min(times["fp32"]) / min(times["plain"]),
+        "spread": max(max(v) / min(v) for v in times.values()),  # slowest / fastest block, worst loop
+        "gflop": flops["plain"] / 1e9, "gflop_gf": flops["fp32"] / 1e9,
+        "gflops_plain": flops["plain"] / t_plain / 1e9, "gflops_gf": flops["plain"] / t_gf / 1e9,
+        "variants": {v: {"ips": bs / med[v], "speedup": t_plain / med[v], "gflops": flops["plain"] / med[v] / 1e9,
+                         "speedup_best": min(times["plain"]) / min(times[v])} for v in variants},
     }
 
 
@@ -161,6 +181,16 @@ def row(r: dict) -> str:
             f"| {r['gflops_plain']:.1f} | {r['gflops_gf']:.1f} |")
 
 
+VARIANT_HEADER = ("| config | variant | img/s | speed-up vs plain fp32 (medians) | (best blocks) | GFLOP/s |\n"
+                  "|---|---|---:|---:|---:|---:|")
+
+
+def variant_rows(r: dict):
+    for v, m in r["variants"].items():
+        yield (f"| {r['name']} | {v} | {m['ips']:.0f} | **{m['speedup']:.2f}×** | {m['speedup_best']:.2f}× "
+               f"| {m['gflops']:.1f} |")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
@@ -169,12 +199,21 @@ def main(argv=None) -> int:
     p.add_argument("--block-seconds", type=float, help="target length of one block (default 3 CPU, 1 GPU)")
     p.add_argument("--min-iters", type=int, help="least iterations per block (default 20 CPU, 50 GPU)")
     p.add_argument("--warmup", type=int, help="warm-up iterations per side (default 5 CPU, 20 GPU)")
+    p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
+                   help="comma-separated ganforge variants PRECISION[+cl][+compile] (cl = channels_last), each timed "
+                        f"against the plain fp32 loop (default {','.join(DEFAULT_VARIANTS)})")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--quick", action="store_true", help="smoke run: 2 tiny blocks; writes nothing unless --md")
     p.add_argument("--md", help=f"markdown file to update (default {os.path.relpath(BENCHMARKS_MD)})")
     p.add_argument("--dry", action="store_true", help="print the table only, write no file")
     p.add_argument("--force", action="store_true", help=f"write even when blocks differ by more than ×{NOISY}")
     args = p.parse_args(argv)
+    args.variants = [v for v in args.variants.split(",") if v]
+    for v in args.variants:
+        try:
+            variant_overrides(v)
+        except ValueError as e:
+            p.error(str(e))
 
     device = resolve(args.device)
     if args.threads > 0:
@@ -209,7 +248,8 @@ def main(argv=None) -> int:
         if abs(r["gflop_gf"] - r["gflop"]) > 1e-3 * r["gflop"]:
             print(f"  warning: ganforge does {r['gflop_gf']:.3f} GFLOP/iter, plain {r['gflop']:.3f}")
     table = "\n".join([HEADER, *map(row, results)])
-    print("\n" + table)
+    vtable = "\n".join([VARIANT_HEADER, *(line for r in results for line in variant_rows(r))])
+    print("\n" + table + "\n\n" + vtable)
 
     path = args.md or (None if args.quick or args.dry else BENCHMARKS_MD)
     noisy = [r["name"] for r in results if r["spread"] > NOISY]
@@ -222,7 +262,10 @@ def main(argv=None) -> int:
                 f"median of the (plain, ganforge) block pairs' ratios, and of the fastest blocks. Block spread = "
                 f"slowest / fastest block of a side (above {NOISY}: the timings were disturbed; rerun to confirm). "
                 f"{args.blocks} interleaved blocks per side; block sizes: "
-                + ", ".join(f"{r['name']} {r['iters']} it" for r in results) + ".")
+                + ", ".join(f"{r['name']} {r['iters']} it" for r in results) + ".\n\n"
+                f"Speed levers, each a ganforge run option timed in the same interleaved blocks (`train.precision`, "
+                f"cl = `train.channels_last`, `train.compile`); speed-up = time of the plain fp32 loop / time of the "
+                f"variant (GFLOP/s counts the fp32 loop's FLOPs):\n\n{vtable}")
         write_section(f"Throughput — {label}, torch {torch.__version__}", body, path)
     elif not args.dry:
         print("(quick run: no file written; pass --md PATH to write one)")

@@ -138,3 +138,24 @@ def test_scores_from_another_protocol_warn(tmp_path):
         append_to_run(str(tmp_path), EvalResult({"modes": 4}, proto, "k1", 0.1), {"step": 20})  # same: silent
     with pytest.warns(ProtocolMismatchWarning, match="n_fake"):
         append_to_run(str(tmp_path), EvalResult({"modes": 5}, dict(proto, n_fake=200), "k2", 0.1), {"step": 30})
+
+
+def test_inception_path_records_the_weights_file(tmp_path):
+    """Outside the bundled data the FID Inception-v3 embeds the images; its weights file's hash and the resize
+    rule go into the protocol. (Random weights here: the official file is not on this machine.)"""
+    from safetensors.torch import save_file
+
+    from ganforge.metrics.inception import FIDInceptionV3, sha256_file
+
+    weights = tmp_path / "inception.safetensors"
+    save_file({k: v.contiguous() for k, v in FIDInceptionV3().state_dict().items()}, str(weights))
+    data = load_config("dcgan-mnist").data
+    ds = build_dataset(data)
+    kw = dict(n=8, n_real=8, extractor="inception", weights=str(weights), cache_dir=str(tmp_path), dataset=ds,
+              batch_size=8)
+    r = evaluate(Replay(ds.x), data, "fid", resize="pil_bicubic", **kw)
+    assert r.protocol["extractor"] == "inception-2015-12-05" and r.protocol["resize"] == "pil_bicubic"
+    assert r.protocol["extractor_sha256"] == sha256_file(str(weights)) and r.protocol["feature"] == "pool_3"
+    assert r.scores["fid"] > 0
+    with pytest.raises(ConfigError, match="unknown resize"):
+        evaluate(Replay(ds.x), data, "fid", resize="nearest", **kw)

@@ -83,8 +83,9 @@ def load(run_dir: str, device: str = "cpu", ema: bool = True) -> LoadedGenerator
 
 
 def evaluate(run_dir: str, metrics="auto", n: int = 10_000, seed: int = 0, *, extractor: str = "auto",
-             weights: Optional[str] = None, device: str = "auto", batch_size: int = 256,
-             n_real: Optional[int] = None, ema: bool = True, record: bool = True, cache_dir: Optional[str] = None):
+             weights: Optional[str] = None, resize: str = "tf1", device: str = "auto", batch_size: int = 256,
+             n_real: Optional[int] = None, ema: bool = True, record: bool = True,
+             cache_dir: Optional[str] = None):
     """Score a run's newest checkpoint (see ganforge.evaluation.evaluate); with `record`, append the scores to
     its metrics.jsonl and redraw its scores.png. Returns the EvalResult."""
     from .evaluation import append_to_run
@@ -92,7 +93,7 @@ def evaluate(run_dir: str, metrics="auto", n: int = 10_000, seed: int = 0, *, ex
 
     g = load(run_dir, device=device, ema=ema)
     result = score(g.generator, g.config.data, metrics, n=n, seed=seed, extractor=extractor, weights=weights,
-                   device=g.device, batch_size=batch_size, n_real=n_real, cache_dir=cache_dir)
+                   resize=resize, device=g.device, batch_size=batch_size, n_real=n_real, cache_dir=cache_dir)
     if record:
         counters = read_meta(g.checkpoint).get("counters") or {}
         append_to_run(str(run_dir), result, counters)

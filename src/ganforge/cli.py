@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0, help="seed of the generated samples' latent codes")
     e.add_argument("--extractor", default="auto", help="auto | inception | mnist5k | shapes")
     e.add_argument("--weights", help="FID Inception weights file (else $GANFORGE_INCEPTION_WEIGHTS or the cache)")
+    e.add_argument("--resize", default="tf1", help="Inception input resize: tf1 (standard FID) | torch_bilinear | "
+                                                   "torch_bilinear_aa | pil_bicubic (clean-fid) | none")
     e.add_argument("--device", default="auto")
     e.add_argument("--batch-size", type=int, default=256)
     e.add_argument("--raw-weights", action="store_true", help="score the raw generator, not its EMA copy")
@@ -148,8 +150,8 @@ def cmd_eval(args) -> int:
     if args.n < 1 or args.batch_size < 1:
         raise GanforgeError(f"--n and --batch-size must be ≥ 1, got {args.n} and {args.batch_size}")
     result = api.evaluate(args.run, args.metrics, n=args.n, seed=args.seed, extractor=args.extractor,
-                          weights=args.weights, device=args.device, batch_size=args.batch_size, n_real=args.n_real,
-                          ema=not args.raw_weights, record=not args.no_record)
+                          weights=args.weights, resize=args.resize, device=args.device, batch_size=args.batch_size,
+                          n_real=args.n_real, ema=not args.raw_weights, record=not args.no_record)
     print(format_table(result))
     if not args.no_record:
         print(f"appended to {os.path.join(args.run, 'metrics.jsonl')}; plot: {os.path.join(args.run, 'scores.png')}")

@@ -68,13 +68,18 @@ def parse_metrics(spec: Union[str, Sequence[str]], data_name: str, is_image: boo
     return out
 
 
-def load_extractor(name: str, device="cpu", weights: Optional[str] = None):
+def load_extractor(name: str, device="cpu", weights: Optional[str] = None, resize: str = "tf1"):
     """A feature extractor by name: "inception" (the FID Inception-v3; weights from `weights`,
-    $GANFORGE_INCEPTION_WEIGHTS or the cache) or a shipped evaluator ("mnist5k", "shapes")."""
+    $GANFORGE_INCEPTION_WEIGHTS or the cache; `resize` one of metrics.inception.RESIZE_MODES) or a shipped
+    evaluator ("mnist5k", "shapes")."""
     if name == "inception":
-        from .metrics.inception import load_fid_inception
+        from .metrics.inception import RESIZE_MODES, canonical_resize, load_fid_inception
 
-        return load_fid_inception(weights, device=device)
+        try:
+            resize = canonical_resize(resize)
+        except (KeyError, ValueError):
+            raise ConfigError(f"unknown resize {resize!r}: use one of {', '.join(RESIZE_MODES)}") from None
+        return load_fid_inception(weights, device=device, resize=resize)
     from .metrics.evaluator import EVALUATOR_NAMES, load_evaluator
 
     if name not in EVALUATOR_NAMES:
@@ -159,15 +164,16 @@ def _swd_scores(generator, dataset, protocol: EvalProtocol, n: int, seed: int, b
 
 
 def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto", *, n: int = 10_000,
-             seed: int = 0, extractor: str = "auto", weights: Optional[str] = None, device="cpu",
-             batch_size: int = 256, n_real: Optional[int] = None, cache_dir: Optional[str] = None, dataset=None,
-             rank: int = 0, world_size: int = 1, gather: Optional[Callable] = None) -> Optional[EvalResult]:
+             seed: int = 0, extractor: str = "auto", weights: Optional[str] = None, resize: str = "tf1",
+             device="cpu", batch_size: int = 256, n_real: Optional[int] = None,
+             cache_dir: Optional[str] = None, dataset=None, rank: int = 0, world_size: int = 1, gather: Optional[Callable] = None) -> Optional[EvalResult]:
     """Score `generator` (an nn.Module in eval mode, or a loaded run) on the data of `data_config`.
 
     n: generated samples (sample i always uses the same latent code for a given `seed`); n_real: reference
     images (None: the whole dataset); extractor: "auto" (shipped evaluator for bundled data, else Inception),
-    "inception", "mnist5k" or "shapes"; weights: the Inception weights file. Reference statistics are cached
-    per protocol in `cache_dir` (default ~/.cache/ganforge/refstats). `dataset` saves rebuilding it.
+    "inception", "mnist5k" or "shapes"; weights, resize: the Inception weights file and resize rule. Reference
+    statistics are cached per protocol in `cache_dir` (default ~/.cache/ganforge/refstats). `dataset` saves
+    rebuilding it.
     Data parallel: each of `world_size` ranks generates its share of the n samples and `gather(rows)` must
     return all ranks' rows, in rank order, on rank 0 (None elsewhere); only rank 0 returns a result.
     """
@@ -198,7 +204,7 @@ def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto"
         return EvalResult(_toy_scores(points, name), proto, _key(proto), time.perf_counter() - started, metrics)
 
     ext_name = EXTRACTOR_FOR_DATASET.get(name, "inception") if extractor == "auto" else extractor
-    ext = load_extractor(ext_name, device=device, weights=weights)
+    ext = load_extractor(ext_name, device=device, weights=weights, resize=resize)
     if n_real is not None and not 1 <= n_real <= len(dataset):
         raise ConfigError(f"n_real must be between 1 and the {len(dataset)} reference images, got {n_real}")
     protocol = EvalProtocol.from_extractor(ext, dataset=data_dict, n_real=n_real, n_fake=n, seed=seed)
