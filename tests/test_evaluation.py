@@ -151,11 +151,11 @@ def test_inception_path_records_the_weights_file(tmp_path):
     save_file({k: v.contiguous() for k, v in FIDInceptionV3().state_dict().items()}, str(weights))
     data = load_config("dcgan-mnist").data
     ds = build_dataset(data)
-    kw = dict(n=8, n_real=8, extractor="inception", weights=str(weights), cache_dir=str(tmp_path), dataset=ds,
+    kw = dict(n=10, n_real=8, extractor="inception", weights=str(weights), cache_dir=str(tmp_path), dataset=ds,
               batch_size=8)
-    r = evaluate(Replay(ds.x), data, "fid", resize="pil_bicubic", **kw)
+    r = evaluate(Replay(ds.x), data, "fid,is", resize="pil_bicubic", **kw)
     assert r.protocol["extractor"] == "inception-2015-12-05" and r.protocol["resize"] == "pil_bicubic"
     assert r.protocol["extractor_sha256"] == sha256_file(str(weights)) and r.protocol["feature"] == "pool_3"
-    assert r.scores["fid"] > 0
+    assert r.scores["fid"] > 0 and 1.0 <= r.scores["is"] <= 1008  # IS from the 1008 logits after 2048 features
     with pytest.raises(ConfigError, match="unknown resize"):
         evaluate(Replay(ds.x), data, "fid", resize="nearest", **kw)

@@ -180,8 +180,8 @@ def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto"
     from .data import build_dataset
 
     started = time.perf_counter()
-    if n < 1:
-        raise ConfigError(f"the number of generated samples must be ≥ 1, got n={n}")
+    if n < max(1, world_size):
+        raise ConfigError(f"the number of generated samples must be ≥ 1 per rank, got n={n} on {world_size}")
     dataset = dataset if dataset is not None else build_dataset(data_config)
     name, is_image = data_config.name, dataset.info.is_image
     metrics = parse_metrics(metrics, name, is_image)
@@ -192,8 +192,7 @@ def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto"
     source = generator_source(module, seed=seed, device=device)
 
     def shard(fn):  # this rank's rows of the samples [0, n), gathered on rank 0
-        rows = extract(fn, lambda s, c: source(start + s, c), n=count, batch_size=batch_size, device=device) \
-            if count else torch.zeros(0)
+        rows = extract(fn, lambda s, c: source(start + s, c), n=count, batch_size=batch_size, device=device)
         return gather(rows) if world_size > 1 else rows
 
     if not is_image:
@@ -208,13 +207,17 @@ def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto"
     if n_real is not None and not 1 <= n_real <= len(dataset):
         raise ConfigError(f"n_real must be between 1 and the {len(dataset)} reference images, got {n_real}")
     protocol = EvalProtocol.from_extractor(ext, dataset=data_dict, n_real=n_real, n_fake=n, seed=seed)
+    splits = protocol.metric_kwargs("inception_score")["splits"]
+    if "is" in metrics and n < splits:
+        raise ConfigError(f"the Inception Score averages over {splits} splits: it needs n ≥ {splits}, got n={n}")
     feature_metrics = [m for m in metrics if m in ("fid", "kid", "is", "pr", "dc")]
     scores: Dict[str, float] = {}
     if feature_metrics:
         want_logits = "is" in metrics
         out = shard(lambda x: torch.cat(ext.features_and_logits(x), 1) if want_logits else ext.features(x))
         if main:
-            fake, logits = (out[:, :ext.feature_dim], out[:, ext.feature_dim:]) if want_logits else (out, None)
+            dim = ext.fc.in_features if hasattr(ext, "fc") else ext.feature_dim  # Inception: 2048, evaluators: 128
+            fake, logits = (out[:, :dim], out[:, dim:]) if want_logits else (out, None)
             needs_features = any(m in metrics for m in ("kid", "pr", "dc"))
             ref = reference_statistics(protocol, ext, dataset, batch_size=batch_size, device=device,
                                        cache_dir=cache_dir, keep_features=needs_features)
