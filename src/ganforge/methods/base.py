@@ -30,9 +30,22 @@ class Noise:
         self.rank, self.world_size = rank, world_size
         self.generator = torch.Generator(device=self.device).manual_seed(int(seed))
 
+    def _share(self, x: torch.Tensor) -> torch.Tensor:
+        return x[self.rank :: self.world_size] if self.world_size > 1 else x
+
     def normal(self, n: int, dim: int) -> torch.Tensor:
-        z = torch.randn(n * self.world_size, dim, generator=self.generator, device=self.device)
-        return z[self.rank :: self.world_size] if self.world_size > 1 else z
+        """n × dim codes from N(0, I)."""
+        return self._share(torch.randn(n * self.world_size, dim, generator=self.generator, device=self.device))
+
+    def uniform(self, n: int, dim: int, low: float = -1.0, high: float = 1.0) -> torch.Tensor:
+        """n × dim codes from U(low, high)."""
+        u = torch.rand(n * self.world_size, dim, generator=self.generator, device=self.device)
+        return self._share(u * (high - low) + low)
+
+    def labels(self, n: int, num_classes: int) -> torch.Tensor:
+        """n class indices drawn uniformly from 0..num_classes-1 (int64)."""
+        y = torch.randint(0, num_classes, (n * self.world_size,), generator=self.generator, device=self.device)
+        return self._share(y)
 
     def state_dict(self) -> dict:
         return {"state": self.generator.get_state()}
@@ -65,6 +78,19 @@ class Method:
         if self.noise is None:
             return g.sample_z(n)
         return self.noise.normal(n, g.z_dim)
+
+    def sample_labels(self, n: int, num_classes: int) -> torch.Tensor:
+        """n uniform class labels from the same seeded, rank-aware stream as the latent codes."""
+        if self.noise is None:
+            return torch.randint(0, num_classes, (n,), device=next(self.generator.parameters()).device)
+        return self.noise.labels(n, num_classes)
+
+    def sample_uniform(self, n: int, dim: int, low: float = -1.0, high: float = 1.0) -> torch.Tensor:
+        """n × dim codes from U(low, high), from the seeded, rank-aware stream (e.g. InfoGAN's codes)."""
+        if self.noise is None:
+            dev = next(self.generator.parameters()).device
+            return torch.rand(n, dim, device=dev) * (high - low) + low
+        return self.noise.uniform(n, dim, low, high)
 
     def update(self, loss: torch.Tensor, name: str) -> None:
         """zero_grad → backward → (average over ranks) → optimiser step, with fp16 loss scaling when enabled."""

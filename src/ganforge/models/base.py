@@ -30,9 +30,16 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Maps samples (and optional labels) to one logit per sample (N,), never a probability."""
+    """Maps samples (and optional labels) to one logit per sample (N,), never a probability.
+
+    `forward_with_features(x, y)` returns (logits, features): the features are the last hidden layer's output
+    (N×C×H×W or N×C) — what feature matching, auxiliary heads (AC-GAN, InfoGAN's Q) and probes read.
+    """
 
     num_classes: int = 0
+
+    def forward_with_features(self, x: torch.Tensor, y=None):
+        raise NotImplementedError(f"{type(self).__name__} does not expose its features")
 
 
 def normal_init(module: nn.Module, std: float = 0.02) -> None:

@@ -60,8 +60,12 @@ class MLPDiscriminator(Discriminator):
         self.body = nn.Sequential(*blocks)
         self.out = nn.Linear(dims[-1], 1)
 
+    def forward_with_features(self, x: torch.Tensor, y=None):
+        h = self.body(x.flatten(1))
+        return self.out(h).squeeze(1), h
+
     def forward(self, x: torch.Tensor, y=None) -> torch.Tensor:
-        return self.out(self.body(x.flatten(1))).squeeze(1)
+        return self.forward_with_features(x, y)[0]
 
 
 @GENERATORS.register("mlp", MLPGeneratorConfig)
