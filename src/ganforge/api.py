@@ -32,7 +32,11 @@ class LoadedGenerator:
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, y: Optional[torch.Tensor] = None, batch_size: int = 256) -> torch.Tensor:
-        """G(z) in batches, on CPU, in [-1, 1] for images."""
+        """G(z) in batches, on CPU, in [-1, 1] for images. A class-conditional generator without `y` cycles
+        through its classes (sample i gets class i mod K)."""
+        k = getattr(self.generator, "num_classes", 0)
+        if y is None and k:
+            y = torch.arange(len(z)) % k
         out = []
         for i in range(0, len(z), batch_size):
             yy = None if y is None else y[i : i + batch_size].to(self.device)

@@ -202,7 +202,9 @@ class Trainer:
         g = self.ema.shadow if self.ema is not None else self.method.generator
         was_training = g.training
         g.eval()
-        x = g(self.fixed_z.to(self.device))
+        k = getattr(g, "num_classes", 0)
+        y = (torch.arange(len(self.fixed_z)) % k).to(self.device) if k else None  # one class per column
+        x = g(self.fixed_z.to(self.device), y)
         g.train(was_training)
         path = os.path.join(self.run_dir, "samples", f"{step_name(self.step)}.png")
         if self.info.is_image:

@@ -1,0 +1,135 @@
+"""Claim (Chen et al., "InfoGAN: Interpretable Representation Learning by Information Maximizing Generative
+Adversarial Nets", NeurIPS 2016, §7.1 and Fig. 2): on MNIST, unsupervised InfoGAN's 10-way categorical code c1
+captures the digit class — "c1 can be used as a classifier that achieves 5% error rate in classifying MNIST digits
+by matching each category in c1 to a digit type" — and the continuous codes c2, c3 capture rotation and width.
+
+Miniature: the `infogan-mnist` preset (MNIST-5k at 32×32, narrower layers, a few thousand images per epoch). For
+each value of c1 we draw samples (noise and continuous codes from the prior), classify them with the shipped
+MNIST-5k evaluator, find the best one-to-one matching category → digit (Hungarian algorithm on the confusion
+counts) and report the error of that matching. Two grids show what c2 and c3 do: one row per category (ordered by
+its matched digit), columns varying the continuous code from −2 to 2 (the paper's Fig. 2 range; training uses
+U(−1, 1)), the noise and the other code fixed.
+
+    python benchmarks/claims/infogan.py                    # trains the preset (~5 min on 1 core), writes the section
+    python benchmarks/claims/infogan.py --run runs/NAME    # measures an existing infogan run instead
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from claims_common import REPO, write_claims_section  # noqa: E402
+
+import ganforge  # noqa: E402
+from ganforge.metrics.evaluator import load_evaluator  # noqa: E402
+from ganforge.utils.images import save_grid  # noqa: E402
+
+PICTURES = os.path.join(REPO, "docs", "img")
+
+
+def train(steps: int, seed: int) -> str:
+    run_dir = tempfile.mkdtemp(prefix="claim-infogan-")
+    overrides = [f"train.steps={steps}", f"train.seed={seed}", "train.progress=false", "train.eval_every=0"]
+    result = ganforge.train("infogan-mnist", overrides=overrides, run_dir=run_dir, overwrite=True)
+    return result.run_dir
+
+
+@torch.no_grad()
+def confusion(G, classifier, n_per_code: int, seed: int) -> np.ndarray:
+    """counts[k, d]: samples drawn with categorical code k that the evaluator calls digit d."""
+    g = torch.Generator().manual_seed(seed)
+    counts = np.zeros((G.categorical, 10), dtype=np.int64)
+    for k in range(G.categorical):
+        noise = torch.rand(n_per_code, G.noise_dim, generator=g) * 2 - 1
+        cont = torch.rand(n_per_code, G.continuous, generator=g) * 2 - 1
+        x = G(G.make_input(noise, torch.full((n_per_code,), k), cont))
+        digits = classifier.logits(x).argmax(1)
+        counts[k] = np.bincount(digits.numpy(), minlength=10)
+    return counts
+
+
+def matching_error(counts: np.ndarray):
+    """Best one-to-one category → digit matching (Hungarian) and its error rate."""
+    rows, cols = linear_sum_assignment(-counts)
+    return dict(zip(rows.tolist(), cols.tolist())), 1.0 - counts[rows, cols].sum() / counts.sum()
+
+
+@torch.no_grad()
+def traversal(G, order, code: int, path: str, seed: int, cols: int = 10) -> str:
+    """Rows: categories in `order`; columns: continuous code `code` from −2 to 2; noise and other codes fixed."""
+    g = torch.Generator().manual_seed(seed)
+    noise = (torch.rand(1, G.noise_dim, generator=g) * 2 - 1).expand(len(order) * cols, -1)
+    cat = torch.tensor(order).repeat_interleave(cols)
+    cont = torch.zeros(len(order) * cols, G.continuous)
+    cont[:, code] = torch.linspace(-2, 2, cols).repeat(len(order))
+    return save_grid(G(G.make_input(noise, cat, cont)), path, nrow=cols)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", help="an existing infogan run directory (default: train the preset)")
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n-per-code", type=int, default=500)
+    ap.add_argument("--pictures", default=PICTURES, help="folder for the c2/c3 traversal grids")
+    ap.add_argument("--no-write", action="store_true", help="print only; leave docs/claims.md alone")
+    args = ap.parse_args()
+    run_dir = args.run or train(args.steps, args.seed)
+    loaded = ganforge.load(run_dir)
+    G = loaded.generator
+    counts = confusion(G, load_evaluator("mnist5k"), args.n_per_code, seed=args.seed + 100)
+    mapping, error = matching_error(counts)
+    purity = counts.max(1) / counts.sum(1)
+    order = sorted(mapping, key=mapping.get)
+    os.makedirs(args.pictures, exist_ok=True)
+    grids = [traversal(G, order, c, os.path.join(args.pictures, f"infogan-c{c + 2}.png"), args.seed + 200)
+             for c in range(G.continuous)]
+    steps = int(loaded.checkpoint.rstrip("/").rsplit("-", 1)[-1])
+    print("confusion (rows: c1, cols: evaluator digit)\n", counts)
+    print("mapping", mapping, "error", error, "grids", grids, flush=True)
+    lines = ["| c1 | " + " | ".join(str(k) for k in range(G.categorical)) + " |",
+             "|---|" + "---|" * G.categorical,
+             "| matched digit | " + " | ".join(str(mapping.get(k, "—")) for k in range(G.categorical)) + " |",
+             "| share of its samples on that digit | " + " | ".join(
+                 f"{counts[k, mapping[k]] / counts[k].sum():.2f}" if k in mapping else "—"
+                 for k in range(G.categorical)) + " |"]
+    rel = [os.path.relpath(p, os.path.join(REPO, "docs")) for p in grids]
+    body = "\n".join(lines) + (
+        f"\n\n**Matched error of c1 as a digit classifier: {100 * error:.1f}%** ({args.n_per_code} samples per "
+        f"category, judged by the shipped MNIST-5k evaluator; best one-to-one matching; {steps} iterations at "
+        f"batch 64, seed {args.seed}; mean purity {purity.mean():.2f}"
+        + ("; RUN = a run of `ganforge train infogan-mnist`, same seed and steps as the default" if args.run else "")
+        + ").\n\n"
+        "Traversals (rows: c1 in matched-digit order; columns: the code from −2 to 2): "
+        + ", ".join(f"[c{i + 2}]({r})" for i, r in enumerate(rel)) + ". " + WHAT_THE_CODES_DO
+    )
+    if not args.no_write:
+        write_claims_section(
+            "InfoGAN: the categorical code learns the digit class (Chen et al. 2016)",
+            "Paper (§7.1, Fig. 2): unsupervised, c1 matched one-to-one to digit types classifies MNIST with **5% "
+            "error** (InfoGAN without the information term: c1 carries no digit information); c2 varies rotation "
+            "and c3 width. Full MNIST (60k, 28×28), batch 128, 50 × 100 iterations, the widths of §5.6.",
+            body,
+            "python benchmarks/claims/infogan.py" + (" --run RUN" if args.run else ""),
+        )
+
+
+# What the traversal grids show, from looking at them after the last run (update when re-running).
+WHAT_THE_CODES_DO = (
+    "Looking at the grids of the 1,500-iteration seed-0 run: c2 mostly changes slant and stroke shape (the 1 "
+    "rotates from upright to slanted, the 0 from a narrow tilted loop to a wide round one, the 5 and 6 tilt) — the "
+    "nearest to the paper's rotation/width codes; c3 is entangled with the class: towards +2 (and already by +1) "
+    "most rows turn into 4- or 9-like shapes, so part of the digit identity sits in c3 instead of c1, which is "
+    "where most of the matching error comes from (c1 rows mixing 4 with 1/7/9). Neither code is a clean width "
+    "code at this budget (~1/7 of the paper's iterations, narrower layers).")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""The classic GAN family's objectives and tricks, checked against closed forms and invariants (WGAN, WGAN-GP,
+R1, LSGAN, hinge, one-sided label smoothing, historical averaging, cGAN, projection D, AC-GAN)."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganforge.config import load_config
+from ganforge.losses import (d_loss_bce, d_loss_bce_smoothed, d_loss_hinge, d_loss_least_squares,
+                             g_loss_least_squares, gradient_penalty, r1_penalty)
+from ganforge.methods.standard import HistoricalAverage
+from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganforge.train import Trainer
+from conftest import tiny_config
+
+
+class Linear(nn.Module):
+    """A linear critic f(x) = w·x + b: ∇f = w everywhere."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.w = nn.Parameter(w)
+
+    def forward(self, x, y=None):
+        return x.flatten(1) @ self.w.flatten() + 0.3
+
+
+def test_gradient_penalty_of_a_linear_critic_is_per_sample():
+    w = torch.randn(3, 4, 4)
+    real, fake = torch.randn(5, 3, 4, 4), torch.randn(5, 3, 4, 4)
+    expected = (w.norm() - 1) ** 2  # the norm over all 48 values of a sample, not per pixel or channel
+    assert gradient_penalty(Linear(w), real, fake).item() == pytest.approx(expected.item(), rel=1e-5)
+    per_pixel = ((w.norm(dim=0) - 1) ** 2).mean()  # the known trap gives another value
+    assert abs(per_pixel - expected) > 0.1
+    # Differentiable in the critic's weights (it is a loss term): ∂/∂w (‖w‖ − 1)² = 2(‖w‖ − 1) w / ‖w‖.
+    critic = Linear(w.clone())
+    gradient_penalty(critic, real, fake).backward()
+    assert torch.allclose(critic.w.grad, 2 * (w.norm() - 1) * w / w.norm(), atol=1e-5)
+
+
+def test_gradient_penalty_interpolates_between_pairs():
+    """f(x) = ½‖x‖² has ∇f(x̂) = x̂: the penalty reveals where x̂ lies; with real = fake it must be that point."""
+    quad = lambda x, y=None: 0.5 * (x.flatten(1) ** 2).sum(1)  # noqa: E731
+    x = torch.randn(6, 10)
+    norms = x.norm(dim=1)
+    assert gradient_penalty(quad, x, x).item() == pytest.approx(((norms - 1) ** 2).mean().item(), rel=1e-5)
+    g = torch.Generator().manual_seed(3)
+    u = torch.rand(6, 1, generator=torch.Generator().manual_seed(3))
+    fake = torch.randn(6, 10)
+    expected = (((x + u * (fake - x)).norm(dim=1) - 1) ** 2).mean()
+    assert gradient_penalty(quad, x, fake, generator=g).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_r1_of_a_linear_critic():
+    w = torch.randn(2, 3, 3)
+    assert r1_penalty(Linear(w), torch.randn(4, 2, 3, 3)).item() == pytest.approx((w**2).sum().item(), rel=1e-5)
+
+
+def test_least_squares_hinge_and_label_smoothing_closed_forms():
+    real, fake = torch.tensor([0.2, 1.4]), torch.tensor([-0.5, 0.7])
+    assert d_loss_least_squares(real, fake, a=0.0, b=1.0).item() == pytest.approx(
+        0.5 * (0.64 + 0.16) / 2 + 0.5 * (0.25 + 0.49) / 2)
+    assert g_loss_least_squares(fake, c=1.0).item() == pytest.approx(0.5 * (2.25 + 0.09) / 2)
+    assert d_loss_hinge(real, fake).item() == pytest.approx((0.8 + 0.0) / 2 + (0.5 + 1.7) / 2)
+    # One-sided smoothing changes only the real side: the fake term and its gradient are untouched...
+    r, f = real.clone().requires_grad_(), fake.clone().requires_grad_()
+    (gr_s, gf_s) = torch.autograd.grad(d_loss_bce_smoothed(r, f, 0.9), (r, f))
+    (gr, gf) = torch.autograd.grad(d_loss_bce(r, f), (r, f))
+    assert torch.equal(gf_s, gf) and not torch.allclose(gr_s, gr)
+    # ...and the optimal D on a real sample becomes α = 0.9 instead of 1 (the gradient vanishes at σ(l) = α).
+    at_alpha = torch.full((1,), math.log(0.9 / 0.1), requires_grad=True)
+    (g,) = torch.autograd.grad(d_loss_bce_smoothed(at_alpha, torch.zeros(1), 0.9), at_alpha)
+    assert abs(g.item()) < 1e-6
+
+
+def test_historical_average_is_the_running_mean_of_parameters():
+    net = nn.Linear(3, 1)
+    history = HistoricalAverage(net)
+    seen = [net.weight.detach().clone()]
+    for _ in range(4):
+        with torch.no_grad():
+            net.weight.add_(torch.randn_like(net.weight))
+        seen.append(net.weight.detach().clone())
+        history.update()
+    mean = torch.stack(seen).mean(0)
+    assert torch.allclose(history.mean[0], mean, atol=1e-6)
+    assert history.penalty().item() == pytest.approx(((net.weight - mean) ** 2).sum().item()
+                                                     + ((net.bias - history.mean[1]) ** 2).sum().item(), rel=1e-5)
+
+
+def test_wgan_clips_every_critic_weight_and_warms_up(tmp_path):
+    cfg = load_config("wgan-mnist", ["generator.channels=8", "discriminator.channels=8", "train.batch_size=16",
+                                     "train.steps=2", "train.progress=false", "train.eval_every=0"])
+    trainer = Trainer(cfg, run_dir=str(tmp_path))
+    trainer.fit()
+    params = list(trainer.method.discriminator.parameters())
+    assert max(p.abs().max().item() for p in params) <= 0.01 + 1e-9  # BatchNorm's gains included
+    assert trainer.method.d_steps == 200  # 100 critic updates for each of the first 25 generator updates
+    trainer.method.g_steps = 30
+    assert trainer.method.critic_steps() == 5
+    trainer.method.g_steps = 500
+    assert trainer.method.critic_steps() == 100
+
+
+def test_conditional_networks_use_the_label():
+    torch.manual_seed(0)
+    g = DCGANGenerator((1, 32, 32), z_dim=8, channels=8, num_classes=10)  # training mode: batch statistics
+    z = torch.randn(4, 8)
+    a, b = g(z, torch.zeros(4, dtype=torch.long)), g(z, torch.ones(4, dtype=torch.long))
+    assert (a - b).abs().mean() > 0.05 * a.abs().mean()
+    with pytest.raises(ValueError, match="pass the labels"):
+        g(z)
+    # Projection D (Miyato & Koyama 2018, Eq. 3): logit = ψ(φ(x)) + embed(y)·Σ_hw φ(x).
+    d = DCGANDiscriminator((1, 32, 32), channels=8, num_classes=10, conditional="projection").eval()
+    x, y = torch.randn(4, 1, 32, 32), torch.tensor([0, 3, 3, 9])
+    logits, h = d.forward_with_features(x, y)
+    unconditional = d.out(h).flatten()
+    assert torch.allclose(logits, unconditional + (d.embed(y) * h.sum((2, 3))).sum(1), atol=1e-5)
+    assert (d(x, y) - d(x, (y + 1) % 10)).abs().max() > 1e-4
+
+
+def test_acgan_class_head_learns_the_digits(tmp_path):
+    """A few AC-GAN updates already teach D's auxiliary head the real labels (its CE falls well below log 10)."""
+    cfg = load_config("acgan-mnist", ["generator.channels=8", "discriminator.channels=8", "train.batch_size=32",
+                                      "train.steps=60", "train.progress=false", "train.eval_every=0",
+                                      "train.checkpoint_every=60", "train.sample_every=60", "train.threads=1"])
+    trainer = Trainer(cfg, run_dir=str(tmp_path))
+    batch = trainer.dataset.get(torch.arange(512))
+    d = trainer.method.discriminator
+
+    def real_ce():
+        d.eval()
+        with torch.no_grad():
+            ce = F.cross_entropy(d.classify(d.forward_with_features(batch.x)[1]), batch.y).item()
+        d.train()
+        return ce
+
+    before = real_ce()
+    trainer.fit()
+    assert before > 2.0 and real_ce() < 1.0, (before, real_ce())
+
+
+def test_feature_matching_generator_loss_is_the_mean_feature_gap_and_closes_it(tmp_path):
+    """Salimans et al. 2016 §3.1: G minimises ||E f(x) − E f(G(z))||² over D's last hidden features f; with D held
+    fixed, a few G updates shrink that gap."""
+    cfg = load_config("dcgan-improved-mnist", ["generator.channels=8", "discriminator.channels=8",
+                                               "train.batch_size=32", "train.progress=false", "train.eval_every=0"])
+    method = Trainer(cfg, run_dir=str(tmp_path)).method
+    G, D = method.generator, method.discriminator
+    real = Trainer(cfg, run_dir=str(tmp_path / "b")).dataset.get(torch.arange(32)).x
+
+    def gap(seed):
+        with torch.no_grad():
+            fr = D.forward_with_features(real)[1].flatten(1).mean(0)
+            ff = D.forward_with_features(G(G.sample_z(32, generator=torch.Generator().manual_seed(seed))))[1]
+            return ((fr - ff.flatten(1).mean(0)) ** 2).sum().item()
+
+    d_before = [p.detach().clone() for p in D.parameters()]
+    draw = method.sample_z
+    z = draw(32)
+    method.sample_z = lambda n: z[:n]  # the loss below must use these codes
+    with torch.no_grad():
+        fr = D.forward_with_features(real)[1].flatten(1).mean(0)
+        expected = ((fr - D.forward_with_features(G(z))[1].flatten(1).mean(0)) ** 2).sum().item()
+    loss = method.g_step(32, real).item()
+    assert loss == pytest.approx(expected, rel=1e-4)
+    before = gap(1)
+    method.sample_z = draw
+    for _ in range(60):
+        method.g_step(32, real)
+    assert all(torch.equal(a, b) for a, b in zip(d_before, D.parameters()))  # G steps leave D alone
+    g1 = gap(1)
+    assert g1 < 0.6 * before, (before, g1)  # measured on codes it never trained on
