@@ -23,8 +23,8 @@ N = 500
 # Only what keeps the smoke run short or long enough: WGAN's warm-up would spend 2,500 critic updates on the
 # first 25 G steps; the projection discriminator moves the pixels more slowly than the others; SN-GAN (5 ResNet
 # critic steps per G step) moves them fast enough in 30.
-EXTRA = {"wgan-mnist": ["method.critic_warmup=false"], "dcgan-stacked-mnist": ["data.n=2000"],
-         "cgan-projection-mnist": ["train.steps=120"], "sngan-mnist": ["train.steps=30"]}
+EXTRA = {"wgan-mnist": ["method.critic_warmup=false"], "dcgan-stacked-mnist": ["data.n=2000"]}
+STEPS_FOR = {"cgan-projection-mnist": 120, "sngan-mnist": 30}
 
 
 def _image_presets():
@@ -40,9 +40,10 @@ def pixel_w1(fake: torch.Tensor, real: torch.Tensor) -> float:
 @pytest.mark.parametrize("preset", _image_presets())
 def test_preset_trains_and_moves_towards_the_data(preset, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))  # reference statistics cached under this test's own folder
-    overrides = [f"train.steps={STEPS}", "train.batch_size=32", "train.progress=false", "train.threads=1",
-                 f"train.eval_every={STEPS}", "train.eval_n=500", "train.eval_metrics=fid",
-                 f"train.checkpoint_every={STEPS}", f"train.sample_every={STEPS}", "train.tensorboard=false",
+    steps = STEPS_FOR.get(preset, STEPS)
+    overrides = [f"train.steps={steps}", "train.batch_size=32", "train.progress=false", "train.threads=1",
+                 f"train.eval_every={steps}", "train.eval_n=500", "train.eval_metrics=fid",
+                 f"train.checkpoint_every={steps}", f"train.sample_every={steps}", "train.tensorboard=false",
                  *EXTRA.get(preset, [])]
     start = Trainer(load_config(preset, overrides), run_dir=str(tmp_path / "start"))
     g0 = start.ema.shadow if start.ema is not None else start.method.generator
