@@ -13,7 +13,6 @@ from ganforge.losses import (d_loss_bce, d_loss_bce_smoothed, d_loss_hinge, d_lo
 from ganforge.methods.standard import HistoricalAverage
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.train import Trainer
-from conftest import tiny_config
 
 
 class Linear(nn.Module):

@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 
-import torch
 
 from ganforge.train.checkpoint import load_entry, latest_checkpoint
 

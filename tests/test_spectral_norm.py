@@ -1,7 +1,5 @@
 """SN-GAN (Miyato et al., "Spectral Normalization for GANs", ICLR 2018) and the projection discriminator (Miyato &
 Koyama, "cGANs with Projection Discriminator", ICLR 2018): the ResNet models of models/resnet.py."""
-import os
-import time
 
 import pytest
 import torch

@@ -18,7 +18,6 @@ Runs are kept under runs/claims/ and reused when complete (delete them to retrai
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys

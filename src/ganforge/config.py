@@ -12,7 +12,7 @@ import os
 import typing
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, List, Sequence
 
 import yaml
 

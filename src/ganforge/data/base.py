@@ -1,7 +1,7 @@
 """Dataset interface and the deterministic, resumable batch stream used by the Trainer."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np

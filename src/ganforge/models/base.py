@@ -6,6 +6,8 @@ from typing import Dict, Optional
 import torch
 from torch import nn
 
+from ..errors import ConfigError
+
 
 class Generator(nn.Module):
     """Maps latent codes z (and optional labels y) to samples.
@@ -52,3 +54,17 @@ def normal_init(module: nn.Module, std: float = 0.02) -> None:
         elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
             nn.init.normal_(m.weight, 1.0, std)
             nn.init.zeros_(m.bias)
+
+
+def image_shape(info, family: str) -> tuple:
+    """The dataset's C×H×W sample shape; a clear error for point data (a model family that needs images)."""
+    if not info.is_image:
+        raise ConfigError(f"{family} models need image data (C×H×W), this dataset yields shape {info.shape}")
+    return info.shape
+
+
+def dataset_classes(info, what: str) -> int:
+    """The dataset's number of classes; a clear error when `what` (a conditional model) meets unlabelled data."""
+    if not info.num_classes:
+        raise ConfigError(f"{what} needs labelled data; this dataset has no classes")
+    return info.num_classes

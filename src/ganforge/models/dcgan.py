@@ -17,7 +17,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..registry import DISCRIMINATORS, GENERATORS
-from .base import Discriminator, Generator, normal_init
+from .base import Discriminator, Generator, dataset_classes, image_shape, normal_init
 
 
 @dataclass
@@ -141,26 +141,16 @@ class DCGANDiscriminator(Discriminator):
         return self.aux(features).flatten(1)
 
 
-def _image_shape(info):
-    if not info.is_image:
-        raise ConfigError(f"DCGAN models need image data (C×H×W), this dataset yields shape {info.shape}")
-    return info.shape
-
-
-def _classes(info, what: str) -> int:
-    if not info.num_classes:
-        raise ConfigError(f"{what} needs labelled data; this dataset has no classes")
-    return info.num_classes
 
 
 @GENERATORS.register("dcgan", DCGANGeneratorConfig)
 def build_dcgan_generator(cfg: DCGANGeneratorConfig, info) -> DCGANGenerator:
-    k = _classes(info, "generator.conditional") if cfg.conditional else 0
-    return DCGANGenerator(_image_shape(info), cfg.z_dim, cfg.channels, cfg.max_channels, k, cfg.batchnorm)
+    k = dataset_classes(info, "generator.conditional") if cfg.conditional else 0
+    return DCGANGenerator(image_shape(info, "DCGAN"), cfg.z_dim, cfg.channels, cfg.max_channels, k, cfg.batchnorm)
 
 
 @DISCRIMINATORS.register("dcgan", DCGANDiscriminatorConfig)
 def build_dcgan_discriminator(cfg: DCGANDiscriminatorConfig, info) -> DCGANDiscriminator:
-    k = _classes(info, "a conditional discriminator") if cfg.conditional != "none" or cfg.aux_classifier else 0
-    return DCGANDiscriminator(_image_shape(info), cfg.channels, cfg.max_channels, k, cfg.conditional,
+    k = dataset_classes(info, "a conditional discriminator") if cfg.conditional != "none" or cfg.aux_classifier else 0
+    return DCGANDiscriminator(image_shape(info, "DCGAN"), cfg.channels, cfg.max_channels, k, cfg.conditional,
                               k if cfg.aux_classifier else 0, cfg.batchnorm)

@@ -21,9 +21,9 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..registry import DISCRIMINATORS, GENERATORS
-from .base import Discriminator, Generator
-from .dcgan import (DCGANDiscriminator, DCGANDiscriminatorConfig, DCGANGenerator, DCGANGeneratorConfig, _classes,
-                    _image_shape, _one_hot)
+from .base import Discriminator, Generator, dataset_classes, image_shape
+from .dcgan import (DCGANDiscriminator, DCGANDiscriminatorConfig, DCGANGenerator, DCGANGeneratorConfig,
+                    _one_hot)
 
 
 # ----------------------------------------------------------------------------------------------- layers
@@ -212,8 +212,8 @@ class DCGANImprovedDiscriminator(DCGANDiscriminator):
 
 @DISCRIMINATORS.register("dcgan-improved", DCGANImprovedDiscriminatorConfig)
 def build_dcgan_improved_discriminator(cfg: DCGANImprovedDiscriminatorConfig, info) -> DCGANImprovedDiscriminator:
-    k = _classes(info, "a conditional discriminator") if cfg.conditional != "none" or cfg.aux_classifier else 0
-    return DCGANImprovedDiscriminator(_image_shape(info), cfg.channels, cfg.max_channels, k, cfg.conditional,
+    k = dataset_classes(info, "a conditional discriminator") if cfg.conditional != "none" or cfg.aux_classifier else 0
+    return DCGANImprovedDiscriminator(image_shape(info, "DCGAN"), cfg.channels, cfg.max_channels, k, cfg.conditional,
                                       k if cfg.aux_classifier else 0, cfg.batchnorm, cfg.minibatch_discrimination,
                                       cfg.mbd_kernels, cfg.mbd_kernel_dim, cfg.mbd_data_init)
 
@@ -281,8 +281,8 @@ class DCGANVBNGenerator(DCGANGenerator):
 
 @GENERATORS.register("dcgan-vbn", DCGANVBNGeneratorConfig)
 def build_dcgan_vbn_generator(cfg: DCGANVBNGeneratorConfig, info) -> DCGANVBNGenerator:
-    k = _classes(info, "generator.conditional") if cfg.conditional else 0
-    return DCGANVBNGenerator(_image_shape(info), cfg.z_dim, cfg.channels, cfg.max_channels, k, cfg.ref_size,
+    k = dataset_classes(info, "generator.conditional") if cfg.conditional else 0
+    return DCGANVBNGenerator(image_shape(info, "DCGAN"), cfg.z_dim, cfg.channels, cfg.max_channels, k, cfg.ref_size,
                              cfg.ref_seed)
 
 
@@ -391,7 +391,7 @@ class SemiSupervisedMLPGenerator(Generator):
 
 @DISCRIMINATORS.register("semisup-mlp", SemiSupervisedMLPDiscriminatorConfig)
 def build_semisup_discriminator(cfg: SemiSupervisedMLPDiscriminatorConfig, info) -> SemiSupervisedMLPDiscriminator:
-    k = _classes(info, "the semi-supervised discriminator")
+    k = dataset_classes(info, "the semi-supervised discriminator")
     return SemiSupervisedMLPDiscriminator(info.shape, k, cfg.hidden, cfg.input_noise, cfg.hidden_noise)
 
 

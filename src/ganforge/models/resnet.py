@@ -35,7 +35,7 @@ from torch.nn.utils.parametrizations import spectral_norm as _torch_spectral_nor
 
 from ..errors import ConfigError
 from ..registry import DISCRIMINATORS, GENERATORS
-from .base import Discriminator, Generator
+from .base import Discriminator, Generator, dataset_classes, image_shape
 
 BN_EPS = 2e-5  # Chainer's BatchNormalization default, used by the official code (PyTorch's is 1e-5)
 
@@ -254,25 +254,15 @@ class ResNetDiscriminator(Discriminator):
         return self.forward_with_features(x, y)[0]
 
 
-def _image_shape(info):
-    if not info.is_image:
-        raise ConfigError(f"ResNet models need image data (C×H×W), this dataset yields shape {info.shape}")
-    return info.shape
-
-
-def _classes(info, what: str) -> int:
-    if not info.num_classes:
-        raise ConfigError(f"{what} needs labelled data; this dataset has no classes")
-    return info.num_classes
 
 
 @GENERATORS.register("resnet", ResNetGeneratorConfig)
 def build_resnet_generator(cfg: ResNetGeneratorConfig, info) -> ResNetGenerator:
-    k = _classes(info, "generator.conditional") if cfg.conditional else 0
-    return ResNetGenerator(_image_shape(info), cfg.z_dim, cfg.channels, k)
+    k = dataset_classes(info, "generator.conditional") if cfg.conditional else 0
+    return ResNetGenerator(image_shape(info, "ResNet"), cfg.z_dim, cfg.channels, k)
 
 
 @DISCRIMINATORS.register("resnet", ResNetDiscriminatorConfig)
 def build_resnet_discriminator(cfg: ResNetDiscriminatorConfig, info) -> ResNetDiscriminator:
-    k = _classes(info, "a projection discriminator") if cfg.conditional != "none" else 0
-    return ResNetDiscriminator(_image_shape(info), cfg.channels, k, cfg.conditional, cfg.spectral_norm)
+    k = dataset_classes(info, "a projection discriminator") if cfg.conditional != "none" else 0
+    return ResNetDiscriminator(image_shape(info, "ResNet"), cfg.channels, k, cfg.conditional, cfg.spectral_norm)
