@@ -33,8 +33,9 @@ def last_record(run_dir: str) -> dict:
     if os.path.isfile(path):
         with open(path) as f:
             for line in f:
-                if line.strip():
-                    last = json.loads(line)
+                rec = json.loads(line) if line.strip() else {}
+                if rec and "eval_protocol" not in rec:  # score records (train.eval_every) carry no losses
+                    last = rec
     return last
 
 

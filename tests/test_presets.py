@@ -21,10 +21,9 @@ from ganforge.train import Trainer
 STEPS = 60
 N = 500
 # Only what keeps the smoke run short or long enough: WGAN's warm-up would spend 2,500 critic updates on the
-# first 25 G steps; the projection discriminator moves the pixels more slowly than the others; SN-GAN (5 ResNet
-# critic steps per G step) moves them fast enough in 30.
+# first 25 G steps. The SN-ResNet presets (5 critic steps per G step) move the pixels fast enough in 30.
 EXTRA = {"wgan-mnist": ["method.critic_warmup=false"], "dcgan-stacked-mnist": ["data.n=2000"]}
-STEPS_FOR = {"cgan-projection-mnist": 120, "sngan-mnist": 30}
+STEPS_FOR = {"cgan-projection-mnist": 30, "sngan-mnist": 30}
 
 
 def _image_presets():
