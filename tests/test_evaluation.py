@@ -138,6 +138,9 @@ def test_scores_from_another_protocol_warn(tmp_path):
         append_to_run(str(tmp_path), EvalResult({"modes": 4}, proto, "k1", 0.1), {"step": 20})  # same: silent
     with pytest.warns(ProtocolMismatchWarning, match="n_fake"):
         append_to_run(str(tmp_path), EvalResult({"modes": 5}, dict(proto, n_fake=200), "k2", 0.1), {"step": 30})
+    records = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    assert [(r["step"], r["eval/modes"], r["eval_protocol_key"]) for r in records] == [(10, 3, "k1"), (20, 4, "k1"),
+                                                                                        (30, 5, "k2")]
 
 
 def test_inception_path_records_the_weights_file(tmp_path):

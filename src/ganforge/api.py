@@ -10,6 +10,7 @@ from .config import Config, load_config
 from .data import DataInfo
 from .errors import CheckpointError
 from .models import build_generator
+from .models.base import cycled_labels
 from .train.checkpoint import latest_checkpoint, load_entry, read_meta
 from .train.trainer import RunResult, Trainer, resolve_device
 from .utils.safeio import sniff
@@ -34,9 +35,8 @@ class LoadedGenerator:
     def generate(self, z: torch.Tensor, y: Optional[torch.Tensor] = None, batch_size: int = 256) -> torch.Tensor:
         """G(z) in batches, on CPU, in [-1, 1] for images. A class-conditional generator without `y` cycles
         through its classes (sample i gets class i mod K)."""
-        k = getattr(self.generator, "num_classes", 0)
-        if y is None and k:
-            y = torch.arange(len(z)) % k
+        if y is None:
+            y = cycled_labels(self.generator, len(z))
         out = []
         for i in range(0, len(z), batch_size):
             yy = None if y is None else y[i : i + batch_size].to(self.device)

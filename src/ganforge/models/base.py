@@ -68,3 +68,10 @@ def dataset_classes(info, what: str) -> int:
     if not info.num_classes:
         raise ConfigError(f"{what} needs labelled data; this dataset has no classes")
     return info.num_classes
+
+
+def cycled_labels(generator, n: int, device=None) -> Optional[torch.Tensor]:
+    """Labels 0, 1, …, K−1, 0, 1, … for n samples of a class-conditional generator (one class per grid column);
+    None for an unconditional one."""
+    k = getattr(generator, "num_classes", 0)
+    return torch.arange(n, device=device) % k if k else None

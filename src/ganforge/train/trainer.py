@@ -19,6 +19,7 @@ from ..data import BatchStream, build_dataset
 from ..errors import CheckpointError, ConfigError, GanforgeError, TrainingDiverged
 from ..methods import build_method
 from ..methods.base import Noise
+from ..models.base import cycled_labels
 from ..utils.images import save_grid, save_scatter
 from . import distributed as ddp
 from . import rng
@@ -202,9 +203,7 @@ class Trainer:
         g = self.ema.shadow if self.ema is not None else self.method.generator
         was_training = g.training
         g.eval()
-        k = getattr(g, "num_classes", 0)
-        y = (torch.arange(len(self.fixed_z)) % k).to(self.device) if k else None  # one class per column
-        x = g(self.fixed_z.to(self.device), y)
+        x = g(self.fixed_z.to(self.device), cycled_labels(g, len(self.fixed_z), self.device))
         g.train(was_training)
         path = os.path.join(self.run_dir, "samples", f"{step_name(self.step)}.png")
         if self.info.is_image:
