@@ -69,6 +69,12 @@ def g_loss_least_squares(fake_scores: torch.Tensor, c: float = 1.0) -> torch.Ten
     return 0.5 * ((fake_scores - c) ** 2).mean()
 
 
+def g_loss_least_squares_prob(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Least-squares generator cost on D's probability, E[(D(G(z)) − 1)²] with D = σ(logit): E-GAN's third mutation
+    (Wang et al. 2019, §3.2; the official code applies it to the sigmoid output, not to the logit)."""
+    return ((torch.sigmoid(fake_logits) - 1.0) ** 2).mean()
+
+
 def d_loss_bce_smoothed(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 0.9):
     """One-sided label smoothing (Salimans et al. 2016, §3.4): real targets become α (e.g. 0.9), fake targets stay
     0 — smoothing the fake side too would reinforce the generator's mistakes where p_data is 0."""

@@ -65,6 +65,7 @@ class Method:
         self.d_steps = 0
         self.noise: Optional[Noise] = None
         self.grad_sync: Optional[Callable] = None  # set by the Trainer under data parallelism
+        self.all_mean: Optional[Callable] = None  # tensor -> its mean over ranks; set under data parallelism
         self.scalers: Dict[str, torch.amp.GradScaler] = {}  # set by the Trainer for fp16
 
     @classmethod
@@ -119,6 +120,11 @@ class Method:
 
     def optimizers(self) -> Dict[str, torch.optim.Optimizer]:
         return {}
+
+    def write_figures(self, run_dir: str, records: list) -> Optional[str]:
+        """Draw the recipe's own figure (e.g. E-GAN's mutation selection) from the run's metrics records; the
+        Trainer calls it with each checkpoint. Returns the path written, or None (the default: no figure)."""
+        return None
 
     def to(self, device) -> "Method":
         for net in self.networks().values():

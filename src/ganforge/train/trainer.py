@@ -25,7 +25,7 @@ from . import distributed as ddp
 from . import rng
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, step_name
 from .ema import EMA
-from .logger import RunLogger, plot_losses, plot_scores
+from .logger import RunLogger, plot_losses, plot_scores, read_metrics
 from .precision import autocast, grad_scaler
 from .signals import StopRequest
 
@@ -126,6 +126,7 @@ class Trainer:
         if self.dist.enabled:
             world = self.dist.world_size
             method.grad_sync = lambda params: ddp.all_reduce_grads(params, world)
+            method.all_mean = ddp.all_mean
         method.scalers = {name: grad_scaler(t.precision, self.device) for name in method.optimizers()} \
             if t.precision == "fp16" else {}
         return method
@@ -173,6 +174,7 @@ class Trainer:
         if self.dist.is_main:
             path = save_checkpoint(self.ckpt_dir, self.step, self._state(), self._meta(), self.config.train.keep_last)
             plot_losses(self.logger.path, os.path.join(self.run_dir, "loss.png"))
+            self.method.write_figures(self.run_dir, read_metrics(self.logger.path))
         self.last_checkpoint = path
         return path
 

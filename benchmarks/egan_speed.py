@@ -1,0 +1,137 @@
+"""Cost of one E-GAN iteration (μ = 1, three mutations, n_D = 1) against one standard GAN iteration of the same
+networks and batch, all in one process (issue 6; target ≤ 3.0×).
+
+What is timed, in interleaved blocks (see throughput.py for the method):
+  * standard: the plain-PyTorch DCGAN loop of throughput.py (one D step, one non-saturating G step);
+  * naive E-GAN: a plain-PyTorch E-GAN written the obvious way — per child a deep copy of G and of the parent's
+    Adam state, its own forward and backward, its fitness (a fresh D pass on real and fake data and the F_d
+    gradient) evaluated separately, then a fresh D step on the survivor's evaluation samples;
+  * ganforge E-GAN: `Trainer.iteration` of the `egan-mnist` preset at the same size, batch and n_D = 1 (shared
+    work: one parent forward, mutation gradients from one graph, D's real half once, D's update reusing the
+    survivor's F_d gradient).
+
+    python benchmarks/egan_speed.py [--configs dcgan32-c32-b64,dcgan32-c64-b64] [--threads 2] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import statistics
+import sys
+import tempfile
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import device_label, provenance, resolve, write_section  # noqa: E402
+from throughput import CONFIGS, GanforgeLoop, PlainLoop, preset, time_block  # noqa: E402
+
+from ganforge.config import load_config  # noqa: E402
+
+MUTATIONS = (lambda d: F.softplus(-d).mean(), lambda d: -F.softplus(d).mean(),
+             lambda d: ((torch.sigmoid(d) - 1) ** 2).mean())
+
+
+class NaiveEGAN(PlainLoop):
+    """E-GAN written as a loop of full copies, on the plain loop's networks and data."""
+
+    def __init__(self, cfg, device, gamma: float = 0.01):
+        super().__init__(cfg, device)
+        self.gamma = gamma
+        self.opt_g.zero_grad()  # make the Adam state exist so copies carry moments
+        for p in self.G.parameters():
+            p.grad = torch.zeros_like(p)
+        self.opt_g.step()
+
+    def step(self):
+        G, D, bs, dev = self.G, self.D, self.bs, self.device
+        real = self.x[torch.randint(len(self.x), (bs,), device=dev)]
+        z, z_eval = torch.randn(bs, self.z_dim, device=dev), torch.randn(bs, self.z_dim, device=dev)
+        best = None
+        for cost in MUTATIONS:
+            child = copy.deepcopy(G)
+            opt = torch.optim.Adam(child.parameters(), lr=2e-4, betas=(0.5, 0.999))
+            opt.load_state_dict(copy.deepcopy(self.opt_g.state_dict()))
+            opt.zero_grad()
+            cost(D(child(z))).backward()
+            opt.step()
+            with torch.no_grad():
+                fake = child(z_eval)
+            d_fake = D(fake)
+            loss_d = (F.binary_cross_entropy_with_logits(D(real), self.ones)
+                      + F.binary_cross_entropy_with_logits(d_fake, self.zeros))
+            grads = torch.autograd.grad(loss_d, list(D.parameters()))
+            fitness = torch.sigmoid(d_fake.detach()).mean() \
+                - self.gamma * torch.log(torch.cat([g.reshape(-1) for g in grads]).norm())
+            if best is None or fitness > best[0]:
+                best = (fitness, child, opt, fake)
+        _, self.G, self.opt_g, fake = best
+        loss_d = (F.binary_cross_entropy_with_logits(D(real), self.ones)
+                  + F.binary_cross_entropy_with_logits(D(fake), self.zeros))
+        self.opt_d.zero_grad()
+        loss_d.backward()
+        self.opt_d.step()
+
+
+def egan_config(name: str, device):
+    res, ch, bs = CONFIGS[name]
+    return load_config("egan-mnist", [
+        f"data.resolution={res}", f"generator.channels={ch}", f"discriminator.channels={ch}",
+        f"train.batch_size={bs}", f"train.device={device}", "train.steps=1000000000", "method.d_steps=1",
+        "train.progress=false", "train.tensorboard=false", "train.eval_every=0"])
+
+
+def bench(name: str, device, args) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        loops = {"standard": PlainLoop(preset(name, device), device),
+                 "naive": NaiveEGAN(preset(name, device), device),
+                 "ganforge": GanforgeLoop(egan_config(name, device), os.path.join(tmp, "egan"))}
+        for loop in loops.values():
+            time_block(loop, args.warmup, device)
+        times = {k: [] for k in loops}
+        for _ in range(args.blocks):
+            for k, loop in loops.items():
+                times[k].append(time_block(loop, args.iters, device))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"name": name, "ms": {k: 1e3 * v for k, v in med.items()},
+            "naive": med["naive"] / med["standard"], "ganforge": med["ganforge"] / med["standard"],
+            "paired": statistics.median(g / s for g, s in zip(times["ganforge"], times["standard"])),
+            "spread": max(max(v) / min(v) for v in times.values())}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--configs", default="dcgan32-c32-b64,dcgan32-c64-b64")
+    p.add_argument("--blocks", type=int, default=5)
+    p.add_argument("--iters", type=int, default=10, help="iterations per timed block")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="2 blocks of 2 iterations; writes nothing")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.blocks, args.iters, args.warmup = 2, 2, 1
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve(args.device)
+    label, prov = device_label(device), provenance()
+    rows = ["| config | standard ms/it | naive E-GAN ms/it | ganforge E-GAN ms/it | naive / standard "
+            "| **ganforge / standard** (paired) | block spread |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name in args.configs.split(","):
+        r = bench(name, device, args)
+        rows.append(f"| {name} | {r['ms']['standard']:.1f} | {r['ms']['naive']:.1f} | {r['ms']['ganforge']:.1f} "
+                    f"| {r['naive']:.2f}× | **{r['ganforge']:.2f}×** ({r['paired']:.2f}×) | {r['spread']:.2f} |")
+        print(rows[-1], flush=True)
+    if not args.quick:
+        write_section(f"E-GAN iteration cost — {label}",
+                      f"{prov}\n\n" + "\n".join(rows) + "\n\nOne E-GAN iteration (μ = 1, three mutations, n_D = 1, "
+                      "evaluation batch = training batch) over one standard GAN iteration of the same DCGAN "
+                      "networks and batch; target ≤ 3.0×. Medians of interleaved blocks; paired = median of the "
+                      "per-block ratios.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
