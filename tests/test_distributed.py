@@ -12,10 +12,10 @@ COMMON = ["train.steps=6", "train.batch_size=64", "train.progress=false", "train
           "train.eval_every=3", "train.eval_n=1001"]
 
 
-def _train(out, nproc, *extra, resume=False):
+def _train(out, nproc, *extra, resume=False, preset="gan-ring8"):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] \
         if nproc > 1 else [sys.executable]
-    args = ["--resume", str(out)] if resume else ["gan-ring8", "--out", str(out)]
+    args = ["--resume", str(out)] if resume else [preset, "--out", str(out)]
     r = subprocess.run([*launcher, "-m", "ganforge", "train", *args, *COMMON, *extra], capture_output=True,
                        text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
@@ -60,3 +60,24 @@ def test_two_ranks_match_one_process_and_resume_on_one_rank(tmp_path):
     first = load_entry(str(tmp_path / "one" / "checkpoints" / "step-000003"), "generator")
     last = load_entry(latest_checkpoint(str(tmp_path / "one" / "checkpoints")), "generator")
     assert max((first[k] - last[k]).abs().max().item() for k in first) > 1e-3
+
+
+def test_evolutionary_gan_on_two_ranks_matches_one_process(tmp_path):
+    """A population method: mutation gradients, fitness (F_q and the D-gradient norm of F_d) and the reused D update
+    are averaged over ranks, so 2 ranks equal 1 process. (Which child wins is compared through the weights and the
+    logged fitness, not as exact counts: Adam's first steps are ≈ lr·sign(g), so the three children can tie to
+    1e-7 and summation order may break such a tie either way.)"""
+    extra = ["generator.hidden=64", "discriminator.hidden=64", "method.eval_size=128", "train.eval_every=0",
+             "train.ema=0.9", "method.lr_g=2e-3", "method.lr_d=2e-3"]
+    _train(tmp_path / "one", 1, *extra, preset="egan-ring8")
+    _train(tmp_path / "two", 2, *extra, preset="egan-ring8")
+    _assert_close(_weights(tmp_path / "one"), _weights(tmp_path / "two"))
+    logs = {n: [r for r in map(json.loads, open(tmp_path / n / "metrics.jsonl")) if "fitness" in r]
+            for n in ("one", "two")}
+    assert [r["step"] for r in logs["two"]] == [2, 4, 6]
+    for a, b in zip(logs["one"], logs["two"]):
+        for k in ("fitness", "f_q", "f_d", "d_loss"):
+            assert abs(a[k] - b[k]) <= 1e-4 * max(1.0, abs(a[k])), (k, a[k], b[k])
+    counts = [load_entry(latest_checkpoint(str(tmp_path / n / "checkpoints")), "population")["selected"]
+              for n in ("one", "two")]
+    assert int(counts[0].sum()) == int(counts[1].sum()) == 6

@@ -74,6 +74,11 @@ class Method:
         return cls(config.method, build_generator(config.generator, info), build_discriminator(config.discriminator, info))
 
     # -- what recipes use -------------------------------------------------------------------------------------------
+    @property
+    def world_size(self) -> int:
+        """Data-parallel ranks sharing each global batch (1 outside torchrun)."""
+        return self.noise.world_size if self.noise is not None else 1
+
     def sample_z(self, n: int, generator: Optional[nn.Module] = None) -> torch.Tensor:
         g = generator or self.generator
         if self.noise is None:

@@ -51,7 +51,7 @@ class EGANConfig:
     population: int = 1  # μ; every official script uses 1
     gamma: float = 0.01  # γ on F_d = −log‖∇_D L_D‖ (PyTorch script 0.01; Theano's β on log‖g‖² is γ/2)
     d_steps: int = 1  # n_D: discriminator updates per iteration
-    eval_size: int = 0  # evaluation samples per child; 0 → batch · d_steps / population (the PyTorch port)
+    eval_size: int = 0  # evaluation samples per child (global); 0 → batch · d_steps / population (PyTorch port)
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas_g: Tuple[float, float] = (0.5, 0.999)
@@ -270,7 +270,9 @@ class EvolutionaryGAN(Method):
                               "gradients are taken with autograd.grad, outside the loss scaler)")
         reals = [data.next().x for _ in range(c.d_steps)]
         n = reals[0].shape[0]
-        eval_n = c.eval_size or max(1, n * c.d_steps // c.population)
+        if c.eval_size % self.world_size:
+            raise ConfigError(f"method.eval_size {c.eval_size} must divide evenly over {self.world_size} ranks")
+        eval_n = c.eval_size // self.world_size or max(1, n * c.d_steps // c.population)  # this rank's share
         thetas, ms, vs, costs = self.vary(self.sample_z(n))
         fq, fd, fakes, d_losses, grads = self.evaluate(thetas, self.sample_z(eval_n), reals[0])
         fitness = fq + c.gamma * fd
