@@ -17,4 +17,19 @@ def train(config, **kwargs):
     return _train(config, **kwargs)
 
 
-__all__ = ["__version__", "load", "train"]
+def dissect(generator, segmenter="shapes", layer=None, n=1000, **kwargs):
+    """GAN Dissection of one generator layer (see :func:`ganforge.api.dissect`)."""
+    from .api import dissect as _dissect
+
+    return _dissect(generator, segmenter, layer, n=n, **kwargs)
+
+
+def intervene(generator, layer, units, mode="ablate", **kwargs):
+    """Ablate or insert units of a generator layer; returns (before, after) images (see
+    :func:`ganforge.api.intervene`)."""
+    from .api import intervene as _intervene
+
+    return _intervene(generator, layer, units, mode, **kwargs)
+
+
+__all__ = ["__version__", "dissect", "intervene", "load", "train"]

@@ -114,3 +114,38 @@ def train(config, overrides: Sequence[str] = (), run_dir: Optional[str] = None, 
         return Trainer(cfg, run_dir=run_dir, resume=resume, overwrite=overwrite).fit()
     finally:
         shutdown()  # leaves a torchrun process group, if this call joined one
+
+
+def load_discriminator(run_dir: str, device: str = "cpu"):
+    """The newest checkpoint's discriminator in eval mode (e.g. for the artifact score of GAN Dissection)."""
+    from .models import build_discriminator
+
+    ckpt = _resolve_checkpoint(str(run_dir))
+    meta = read_meta(ckpt)
+    if "discriminator" not in meta["state"]:
+        raise CheckpointError(f"{ckpt} holds no discriminator")
+    config = load_config(meta["config"])
+    disc = build_discriminator(config.discriminator, DataInfo.from_json(meta["data_info"]))
+    disc.load_state_dict(load_entry(ckpt, "discriminator", meta))
+    return disc.to(resolve_device(device)).eval().requires_grad_(False)
+
+
+def _generator_of(generator, device: str = "cpu"):
+    """A run directory (path) is loaded; a LoadedGenerator or a Generator module is used as it is."""
+    return load(generator, device=device) if isinstance(generator, (str, os.PathLike)) else generator
+
+
+def dissect(generator, segmenter="shapes", layer: Optional[str] = None, n: int = 1000, **kwargs):
+    """GAN Dissection of one layer (Bau et al., ICLR 2019): see :func:`ganforge.dissect.dissect`. `generator`
+    is a run directory, a loaded run or a Generator module; returns a LayerDissection."""
+    from .dissect import dissect as _dissect
+
+    return _dissect(_generator_of(generator), segmenter, layer, n=n, **kwargs)
+
+
+def intervene(generator, layer: str, units, mode: str = "ablate", **kwargs):
+    """(before, after) images with `units` of `layer` ablated or inserted (everywhere or in a region): see
+    :func:`ganforge.dissect.intervene`. `generator` is a run directory, a loaded run or a Generator module."""
+    from .dissect import intervene as _intervene
+
+    return _intervene(_generator_of(generator), layer, units, mode, **kwargs)

@@ -65,6 +65,28 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--raw-weights", action="store_true", help="score the raw generator, not its EMA copy")
     e.add_argument("--no-record", action="store_true", help="print only; do not append to the run's metrics.jsonl")
 
+    ds = sub.add_parser("dissect", help="GAN Dissection: which units of a layer draw which class (HTML + JSON report)")
+    ds.add_argument("run")
+    ds.add_argument("--layer", required=True, help="a layer named by the generator's feature_layers()")
+    ds.add_argument("--n", type=int, default=1000, help="samples (default 1000; thresholds use as many more)")
+    ds.add_argument("--threshold", default="iqr", help="iqr (the paper's GAN default) or a quantile such as 0.99")
+    ds.add_argument("--segmenter", default="shapes")
+    ds.add_argument("--seed", type=int, default=1)
+    ds.add_argument("--top", type=int, default=8, help="top images per unit in the report")
+    ds.add_argument("--out", help="report folder (default: RUN/dissect/LAYER)")
+
+    iv = sub.add_parser("intervene", help="ablate or insert units of a layer: before/after picture")
+    iv.add_argument("run")
+    iv.add_argument("--layer", required=True)
+    iv.add_argument("--units", type=_int_list, required=True, help="comma-separated unit indices, e.g. 3,17,42")
+    iv.add_argument("--mode", choices=["ablate", "insert"], default="ablate")
+    iv.add_argument("--region", type=_int_list, help="x0,y0,x1,y1 in pixels (default: everywhere)")
+    iv.add_argument("--class", dest="cls", help="insert each unit's mean activation where this class is "
+                                                "(default: its 99th percentile, GANPaint's draw value)")
+    iv.add_argument("--n", type=int, default=8)
+    iv.add_argument("--seed", type=int, default=0)
+    iv.add_argument("--out", default="before_after.png")
+
     sub.add_parser("presets", help="list the shipped presets").add_argument("--show", metavar="NAME")
 
     d = sub.add_parser("data", help="dataset tools")
@@ -184,8 +206,66 @@ def cmd_data(args) -> int:
     return 0
 
 
+def cmd_dissect(args) -> int:
+    from . import api
+    from .dissect import write_report
+
+    threshold = args.threshold
+    if threshold != "iqr":
+        try:
+            threshold = float(threshold)
+        except ValueError:
+            raise GanforgeError(f"--threshold must be iqr or a quantile in (0, 1), got {threshold!r}") from None
+    g = api.load(args.run)
+    result = api.dissect(g, args.segmenter, args.layer, n=args.n, seed=args.seed, threshold=threshold,
+                         top_k=args.top)
+    out = args.out or os.path.join(args.run, "dissect", args.layer)
+    paths = write_report(result, g, out)
+    s = result.summary()
+    print(f"{args.layer}: {s['interpretable']} of {s['units']} units interpretable "
+          f"({100 * s['share_interpretable']:.1f}%)")
+    for c, best in s["best_per_class"].items():
+        print(f"  {c:12s} best IoU {best['iou']:.3f} (unit {best['unit']}), "
+              f"{s['interpretable_per_class'][c]} interpretable units")
+    print(f"report {paths['html']}\nnumbers {paths['json']}")
+    return 0
+
+
+def cmd_intervene(args) -> int:
+    import torch
+
+    from . import api
+    from .dissect.intervene import insertion_values, unit_quantile_values
+    from .utils.images import save_grid
+
+    if args.region is not None and len(args.region) != 4:
+        raise GanforgeError(f"--region is x0,y0,x1,y1, got {len(args.region)} numbers")
+    if args.n < 1:
+        raise GanforgeError(f"--n must be ≥ 1, got {args.n}")
+    g = api.load(args.run)
+    value = None
+    if args.mode == "insert":
+        value = (insertion_values(g, "shapes", args.layer, args.cls) if args.cls
+                 else unit_quantile_values(g, args.layer))
+    before, after = api.intervene(g, args.layer, args.units, args.mode, value=value, region=args.region,
+                                  n=args.n, seed=args.seed)
+    if args.region is not None:  # the region's border, in yellow, on the edited row
+        x0, y0, x1, y1 = args.region
+        yellow = torch.tensor([200, 200, 0], dtype=torch.float32)[:, None] / 127.5 - 1
+        after = after.clone()
+        if after.shape[1] == 3:
+            for sl in ((slice(y0, y1), x0), (slice(y0, y1), x1 - 1), (y0, slice(x0, x1)), (y1 - 1, slice(x0, x1))):
+                after[:, :, sl[0], sl[1]] = yellow
+    print(save_grid(torch.cat([before, after]), args.out, nrow=len(before)))
+    change = (after - before).abs().mean().item()
+    print(f"{args.mode} units {','.join(map(str, args.units))} of {args.layer}: top row before, bottom row after "
+          f"(mean |change| {change:.4f})")
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate, "eval": cmd_eval,
-            "presets": cmd_presets, "data": cmd_data}
+            "presets": cmd_presets, "data": cmd_data,
+            "dissect": cmd_dissect, "intervene": cmd_intervene}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -1,0 +1,125 @@
+"""Train the shapes segmenter that ganforge ships in src/ganforge/assets/ (see ganforge.dissect.segmenter).
+
+    python scripts/train_segmenter.py                # about 8 minutes on one (shared) CPU thread
+    python scripts/train_segmenter.py --epochs 12 --out /tmp/assets
+
+Per-pixel classes: background, circle, square, triangle (the shapes masks). Training scenes: seed 0, half with
+one object (what dcgan-shapes learns) and half with 1-3 overlapping objects (so occlusions are seen); each batch
+is augmented with random shifts, a random blur and Gaussian noise, because generated images have softer edges and
+noise that the procedural ones lack. Held out: scenes drawn with seed 1 (one object) and seed 2 (1-3 objects),
+disjoint random streams. The mean IoU written to the JSON card is re-measured after reloading the saved file with
+load_segmenter, i.e. exactly as users (and tests/test_dissect_segmenter.py) get it.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from ganforge.data import build_dataset
+from ganforge.data.shapes import MASK_CLASSES, ShapesConfig
+from ganforge.dissect.segmenter import (SegmenterConfig, SegmenterNet, load_segmenter, mean_iou, save_segmenter,
+                                        segment)
+
+log = logging.getLogger("train_segmenter")
+
+TRAIN = [dict(seed=0, n=6000, max_objects=1), dict(seed=0, n=6000, max_objects=3)]
+HELD_OUT = {"one_object": dict(seed=1, n=1000, max_objects=1), "multi_object": dict(seed=2, n=1000, max_objects=3)}
+
+
+def load_data(specs, resolution: int):
+    sets = [build_dataset(ShapesConfig(resolution=resolution, **s)) for s in specs]
+    x = torch.cat([s.get(slice(0, len(s))).x for s in sets])  # float in [-1, 1]
+    mask = torch.cat([s.get(slice(0, len(s))).mask for s in sets])
+    return x, mask
+
+
+def augment(x: torch.Tensor, mask: torch.Tensor, gen: torch.Generator, shift: int = 2):
+    """Same random integer shift for image and mask (border repeated), random 3×3 blur, Gaussian noise."""
+    n, _, h, w = x.shape
+    if shift:
+        px = F.pad(x, (shift,) * 4, mode="replicate")
+        pm = F.pad(mask[:, None].float(), (shift,) * 4, mode="replicate")[:, 0].long()
+        dx, dy = (torch.randint(0, 2 * shift + 1, (n,), generator=gen) for _ in range(2))
+        x = torch.stack([px[i, :, dy[i]: dy[i] + h, dx[i]: dx[i] + w] for i in range(n)])
+        mask = torch.stack([pm[i, dy[i]: dy[i] + h, dx[i]: dx[i] + w] for i in range(n)])
+    blur = torch.rand(n, 1, 1, 1, generator=gen) * 0.6
+    x = (1 - blur) * x + blur * F.avg_pool2d(F.pad(x, (1,) * 4, mode="replicate"), 3, 1)
+    noise = torch.rand(n, 1, 1, 1, generator=gen) * 0.08
+    return (x + noise * torch.randn(x.shape, generator=gen)).clamp(-1, 1), mask
+
+
+def train(model, x, mask, epochs: int, batch_size: int, lr: float, seed: int) -> None:
+    """AdamW, one-cycle schedule, per-pixel cross-entropy."""
+    gen = torch.Generator().manual_seed(seed)
+    steps = epochs * math.ceil(len(x) / batch_size)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.2)
+    model.train()
+    for epoch in range(epochs):
+        perm, total = torch.randperm(len(x), generator=gen), 0.0
+        for i in range(0, len(x), batch_size):
+            idx = perm[i: i + batch_size]
+            xb, mb = augment(x[idx], mask[idx], gen)
+            loss = F.cross_entropy(model(xb), mb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        log.info("epoch %d/%d: loss %.4f", epoch + 1, epochs, total / len(x))
+    model.eval()
+
+
+@torch.no_grad()
+def evaluate(model, x, mask, batch_size: int = 500):
+    pred = torch.cat([segment(model, x[i: i + batch_size]) for i in range(0, len(x), batch_size)])
+    miou, per_class = mean_iou(pred, mask, len(MASK_CLASSES))
+    return {"mean_iou": round(miou, 4), "iou": {c: round(v, 4) for c, v in zip(MASK_CLASSES, per_class)},
+            "pixel_accuracy": round(float((pred == mask).float().mean()), 4)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default=None, help="assets folder (default: the package's ganforge/assets)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    x, mask = load_data(TRAIN, 32)
+    model = SegmenterNet(SegmenterConfig("shapes", list(MASK_CLASSES), resolution=32))
+    start = time.time()
+    train(model, x, mask, args.epochs, args.batch_size, args.lr, args.seed)
+    seconds = time.time() - start
+    command = " ".join(["python scripts/train_segmenter.py"] + (argv if argv is not None else sys.argv[1:]))
+    card = {"task": "per-pixel shape class", "classes": list(MASK_CLASSES),
+            "data": {"dataset": "shapes", "resolution": 32,
+                     "train": [f"ShapesConfig({', '.join(f'{k}={v}' for k, v in s.items())})" for s in TRAIN],
+                     "held_out": {k: f"ShapesConfig({', '.join(f'{a}={b}' for a, b in s.items())})"
+                                  for k, s in HELD_OUT.items()}},
+            "training": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": "AdamW",
+                         "schedule": "one-cycle", "augmentation": "shift ±2px, blur, Gaussian noise",
+                         "seed": args.seed, "threads": args.threads, "seconds": round(seconds, 1),
+                         "torch": torch.__version__, "command": command},
+            "parameters": sum(t.numel() for t in model.parameters())}
+    save_segmenter(model, dict(card, held_out=None), args.out)
+    reloaded = load_segmenter("shapes", assets_dir=args.out)
+    card["held_out"] = {k: evaluate(reloaded, *load_data([s], 32)) for k, s in HELD_OUT.items()}
+    card["held_out_mean_iou"] = card["held_out"]["one_object"]["mean_iou"]
+    card = save_segmenter(reloaded, card, args.out)  # same weights: only the card changes
+    log.info("held-out %s, %.0f s, %d bytes", card["held_out"], seconds, card["bytes"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

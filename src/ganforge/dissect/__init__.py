@@ -1,0 +1,45 @@
+"""GAN Dissection: find the units that draw each class, switch them off or on, repair artifacts.
+
+Bau, Zhu, Strobelt, Zhou, Tenenbaum, Freeman, Torralba, "GAN Dissection: Visualizing and Understanding
+Generative Adversarial Networks", ICLR 2019 (arXiv 1811.10597). One idea per module:
+
+* :mod:`.quantile`   streaming per-unit quantiles (KLL-style sketch) for the thresholds;
+* :mod:`.segmenter`  the shipped shapes segmenter (the paper's semantic segmentation network);
+* :mod:`.hooks`      reading and editing a layer named by ``feature_layers()``;
+* :mod:`.stats`      upsampling (cell-centre geometry), IoU and IQR tables;
+* :mod:`.dissect`    per-unit IoU with each class, labels, share of interpretable units;
+* :mod:`.intervene`  ablation, insertion, ACE, per-unit ACE ranking, learned α;
+* :mod:`.artifacts`  artifact-unit rankings and FID before/after ablating them;
+* :mod:`.report`     HTML + JSON report with outlined top images.
+"""
+import sys
+import types
+
+from .artifacts import discriminator_fake_score, repair_fid, unit_fid, unit_score_effects
+from .dissect import LayerDissection, UnitRecord, dissect, dissect_layers
+from .hooks import capture, edit, region_mask, resolve_layer
+from .intervene import ace, insertion_values, intervene, learn_alpha, rank_units_by_ace
+from .quantile import RunningQuantile
+from .report import write_report
+from .segmenter import SegmenterNet, load_segmenter, segment
+from .stats import upsample
+
+__all__ = ["LayerDissection", "RunningQuantile", "SegmenterNet", "UnitRecord", "ace", "capture",
+           "discriminator_fake_score", "dissect", "dissect_layers", "edit", "insertion_values", "intervene",
+           "learn_alpha", "load_segmenter", "rank_units_by_ace", "region_mask", "repair_fid", "resolve_layer",
+           "segment", "unit_fid", "unit_score_effects", "upsample", "write_report"]
+
+
+class _CallablePackage(types.ModuleType):
+    """`ganforge.dissect` names both this package and the facade function ``ganforge.dissect(...)``: Python
+    binds an imported subpackage as an attribute of its parent, replacing the function. Calling the package
+    therefore calls the facade (which also accepts a run directory); the import of the API layer happens only
+    at call time, so this package itself still depends on models and metrics only."""
+
+    def __call__(self, generator, *args, **kwargs):
+        from ..api import dissect as facade
+
+        return facade(generator, *args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

@@ -1,0 +1,308 @@
+"""Interventions on units: ablation, insertion, their average causal effect, and the learned causal units of GAN
+Dissection (Bau et al., ICLR 2019, arXiv 1811.10597, §3.2 and §4.2):
+
+    ablated   x_a = f(0, r_Ū)         inserted   x_i = f(k, r_Ū)          (units U, at locations P)
+    ACE       δ_{U→c} = E_{z,P}[s_c(x_i)] − E_{z,P}[s_c(x_a)]
+
+s_c(x) is the fraction of pixels the segmenter labels c. The insertion constant k_u is netdissect's default
+``weighted_mean_present_feature``: the unit's mean activation over all featuremap cells, each weighted by the
+share of class-c pixels under it. The continuous relaxation learns a per-unit strength α ∈ [0, 1]^U,
+
+    x'_a = f((1 − α)⊙r_U, r_Ū),   x'_i = f(α⊙k + (1 − α)⊙r_U, r_Ū),
+    maximise  E[s_c(x'_i)] − E[s_c(x'_a)] − λ·Σα²        (the L2 penalty keeps the causal set small),
+
+with the soft class probability of the segmenter, Adam at lr 0.01 and α clamped to [0, 1] after each step, as
+in netdissect's ``aceoptimize``; the causal units are the top-n by α.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import ConfigError
+from ..metrics.features import generator_source
+from .quantile import RunningQuantile
+from .hooks import Region, capture, check_units, edit, generator_module, region_mask, resolve_layer
+from .segmenter import class_probs, load_segmenter, segment
+
+log = logging.getLogger(__name__)
+
+MODES = ("ablate", "insert")
+
+
+def _segmenter(segmenter):
+    return load_segmenter(segmenter) if isinstance(segmenter, str) else segmenter
+
+
+def _class_index(segmenter, cls: Union[int, str]) -> int:
+    names = list(segmenter.class_names)
+    if isinstance(cls, str):
+        if cls not in names:
+            raise ConfigError(f"unknown class {cls!r}: the segmenter's classes are {', '.join(names)}")
+        return names.index(cls)
+    if not 0 <= int(cls) < len(names):
+        raise ConfigError(f"class index {cls} is outside 0..{len(names) - 1}")
+    return int(cls)
+
+
+def _image_size(module):
+    shape = getattr(module, "out_shape", ())
+    if len(shape) != 3:
+        raise ConfigError(f"{type(module).__name__} does not produce images (out_shape {shape})")
+    return tuple(shape[-2:])
+
+
+def num_units(generator, layer: str) -> int:
+    """Units (channels) of `layer`, from one forward pass on a single latent code."""
+    module = generator_module(generator)
+    src = generator_source(module, seed=0)
+    with capture(module, layer) as out, torch.no_grad():
+        src(0, 1)
+    return int(out["r"].shape[1])
+
+
+@torch.no_grad()
+def insertion_values(generator, segmenter, layer: str, cls, n: int = 500, seed: int = 3,
+                     batch_size: int = 100) -> torch.Tensor:
+    """k_u = Σ r_u(cell)·cov_c(cell) / Σ cov_c(cell) over n samples: each unit's mean activation weighted by the
+    share of class-c pixels under each featuremap cell (netdissect's weighted_mean_present_feature)."""
+    module, segmenter = generator_module(generator), _segmenter(segmenter)
+    c = _class_index(segmenter, cls)
+    src = generator_source(module, seed=seed)
+    num = den = None
+    for start in range(0, n, batch_size):
+        with capture(module, layer) as out:
+            x = src(start, min(batch_size, n - start))
+        r = out["r"].float().cpu()
+        cov = F.adaptive_avg_pool2d((segment(segmenter, x) == c).float().cpu()[:, None], r.shape[-2:])
+        num = (r * cov).sum(dim=(0, 2, 3)) + (0 if num is None else num)
+        den = cov.sum() + (0 if den is None else den)
+    if float(den) == 0:
+        raise ConfigError(f"class {segmenter.class_names[c]!r} never appears in {n} samples: no insertion value")
+    return num / den
+
+
+@torch.no_grad()
+def unit_quantile_values(generator, layer: str, q: float = 0.99, n: int = 200, seed: int = 3,
+                         batch_size: int = 100) -> torch.Tensor:
+    """Each unit's q-quantile activation over n samples: GANPaint's "draw" value (q99) when no class is named."""
+    module = generator_module(generator)
+    sketch = RunningQuantile(1024, seed=seed)
+    src = generator_source(module, seed=seed)
+    for start in range(0, n, batch_size):
+        with capture(module, layer) as out:
+            src(start, min(batch_size, n - start))
+        r = out["r"].float().cpu()
+        sketch.add(r.permute(0, 2, 3, 1).reshape(-1, r.shape[1]))
+    return sketch.quantiles([q])[:, 0]
+
+
+def _values(mode, units, value):
+    if mode not in MODES:
+        raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "ablate":
+        return 0.0
+    if value is None:
+        raise ConfigError("insertion needs a value per unit: pass value=insertion_values(...) or a number")
+    v = torch.as_tensor(value, dtype=torch.float32)
+    return v[torch.as_tensor(list(units))] if v.dim() == 1 and len(v) != len(units) else v
+
+
+@torch.no_grad()
+def intervene(generator, layer: str, units: Sequence[int], mode: str = "ablate", *, value=None,
+              region: Region = None, n: int = 8, seed: int = 0, z: Optional[torch.Tensor] = None):
+    """(before, after): n samples (or G(z)) without and with the intervention, N×C×H×W in [-1, 1].
+
+    mode "ablate" sets the units to 0; "insert" sets them to `value` (a number, one per listed unit, or one per
+    unit of the layer, e.g. :func:`insertion_values`). region: None (everywhere), a pixel box (x0, y0, x1, y1)
+    or an H×W boolean mask.
+    """
+    module = generator_module(generator)
+    resolve_layer(module, layer)
+    check_units(units, num_units(module, layer))
+    v = _values(mode, units, value)
+    size = _image_size(module) if region is not None else None
+    if region is not None:
+        region_mask(region, size, size)  # validates the region before any work
+    was_training = module.training
+    module.eval()
+    try:
+        if z is None:
+            src = generator_source(module, seed=seed)
+            z, y = src.latents(0, n)
+        else:
+            y = None
+        run = (lambda: module(z)) if y is None else (lambda: module(z, y))
+        before = run()
+        with edit(module, layer, list(units), value=v, region=region, image_size=size):
+            after = run()
+    finally:
+        module.train(was_training)
+    return before, after
+
+
+@torch.no_grad()
+def ace(generator, segmenter, layer: str, units: Sequence[int], cls, *, value=None, region: Region = None,
+        n: int = 500, seed: int = 4, batch_size: int = 100) -> dict:
+    """Average causal effect of the unit set on class `cls`, measured with the segmenter's hard labels.
+
+    Returns the class's pixel fraction in the original, ablated and inserted images (over the whole image, and
+    inside / outside `region` when one is given), ``ace`` = inserted − ablated, ``removed`` = the fraction of
+    the class's pixels that ablation removes, 1 − ablated/original (the paper's Fig. 6 measure) and
+    ``insert_gain`` = inserted − original. `value` defaults to :func:`insertion_values` of the class.
+    """
+    module, segmenter = generator_module(generator), _segmenter(segmenter)
+    c = _class_index(segmenter, cls)
+    check_units(units, num_units(module, layer))
+    if value is None:
+        value = insertion_values(module, segmenter, layer, c)
+    v_ins = _values("insert", units, value)
+    size = _image_size(module)
+    inside = None
+    if region is not None:
+        inside = region_mask(region, size, size).bool() if not isinstance(region, torch.Tensor) else region.bool()
+    sums = {k: torch.zeros(3, dtype=torch.float64) for k in ("original", "ablated", "inserted")}
+    src = generator_source(module, seed=seed)
+    count = 0
+    for start in range(0, n, batch_size):
+        m = min(batch_size, n - start)
+        runs = {"original": src(start, m)}
+        with edit(module, layer, units, value=0.0, region=region, image_size=size):
+            runs["ablated"] = src(start, m)
+        with edit(module, layer, units, value=v_ins, region=region, image_size=size):
+            runs["inserted"] = src(start, m)
+        for k, x in runs.items():
+            s = (segment(segmenter, x) == c).double().cpu()
+            parts = [s.mean(dim=(1, 2)).sum()]
+            if inside is not None:
+                parts += [s[:, inside].mean(1).sum(), s[:, ~inside].mean(1).sum() if (~inside).any() else 0.0]
+            else:
+                parts += [0.0, 0.0]
+            sums[k] += torch.tensor([float(p) for p in parts], dtype=torch.float64)
+        count += m
+    frac = {k: (v / count).tolist() for k, v in sums.items()}
+    out = {k: frac[k][0] for k in frac}
+    out["ace"] = out["inserted"] - out["ablated"]
+    out["removed"] = 1 - out["ablated"] / out["original"] if out["original"] > 0 else float("nan")
+    out["insert_gain"] = out["inserted"] - out["original"]
+    if inside is not None:
+        for part, j in (("inside", 1), ("outside", 2)):
+            out[part] = {k: frac[k][j] for k in frac}
+            out[part]["ace"] = frac["inserted"][j] - frac["ablated"][j]
+            out[part]["insert_gain"] = frac["inserted"][j] - frac["original"][j]
+    out.update(n=count, units=[int(u) for u in units], cls=segmenter.class_names[c])
+    return out
+
+
+@torch.no_grad()
+def class_fractions(generator, segmenter, layer: Optional[str] = None, units: Sequence[int] = (), *, value=0.0,
+                    region: Region = None, n: int = 500, seed: int = 4, batch_size: int = 100) -> torch.Tensor:
+    """C-vector: the share of pixels the segmenter gives each class, over n samples, with `units` of `layer`
+    set to `value` (0: ablated) in `region` (no units: the unedited generator). What "ablating the top units of
+    a class removes most of its pixels while the other classes change little" is measured with."""
+    module, segmenter = generator_module(generator), _segmenter(segmenter)
+    C = len(segmenter.class_names)
+    src = generator_source(module, seed=seed)
+    size = _image_size(module)
+    counts = torch.zeros(C, dtype=torch.float64)
+    pixels = 0
+    for start in range(0, n, batch_size):
+        m = min(batch_size, n - start)
+        if not len(units):
+            labels = segment(segmenter, src(start, m))
+        else:
+            with edit(module, layer, list(units), value=value, region=region, image_size=size):
+                labels = segment(segmenter, src(start, m))
+        counts += torch.bincount(labels.reshape(-1).cpu(), minlength=C).double()
+        pixels += labels.numel()
+    return (counts / pixels).float()
+
+
+@torch.no_grad()
+def rank_units_by_ace(generator, segmenter, layer: str, cls, *, value=None, n: int = 200, seed: int = 5,
+                      batch_size: int = 100) -> torch.Tensor:
+    """U per-unit ACEs of class `cls` (each unit alone inserted everywhere minus ablated everywhere); sort them
+    descending for the "<class>-ace" ranking."""
+    module, segmenter = generator_module(generator), _segmenter(segmenter)
+    c = _class_index(segmenter, cls)
+    U = num_units(module, layer)
+    value = insertion_values(module, segmenter, layer, c) if value is None else torch.as_tensor(value).expand(U)
+    src = generator_source(module, seed=seed)
+    scores = torch.zeros(U, dtype=torch.float64)
+    for start in range(0, n, batch_size):
+        m = min(batch_size, n - start)
+        for u in range(U):
+            frac = []
+            for v in (float(value[u]), 0.0):
+                with edit(module, layer, [u], value=v):
+                    frac.append((segment(segmenter, src(start, m)) == c).double().mean(dim=(1, 2)).sum())
+            scores[u] += frac[0] - frac[1]
+    return (scores / n).float()
+
+
+def learn_alpha(generator, segmenter, layer: str, cls, *, value=None, n: int = 400, steps: int = 200,
+                batch_size: int = 20, lr: float = 0.01, l2: float = 0.005, seed: int = 6,
+                init: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """The learned per-unit causal strengths α ∈ [0, 1]^U of §4.2 (see the module docstring).
+
+    Each step draws `batch_size` of `n` fixed samples: the erase term is the class's mean soft probability
+    after ablating α⊙r everywhere; the add term is its mean probability inside a random featuremap window
+    (half the featuremap's side) after inserting α⊙k + (1 − α)⊙r there. Loss = erase − add + l2·Σα².
+    """
+    module, segmenter = generator_module(generator), _segmenter(segmenter)
+    c = _class_index(segmenter, cls)
+    U = num_units(module, layer)
+    k = insertion_values(module, segmenter, layer, c) if value is None else torch.as_tensor(value).float().expand(U)
+    alpha = (init.clone().float() if init is not None else torch.full((U,), 0.5)).requires_grad_(True)
+    opt = torch.optim.Adam([alpha], lr=lr)
+    src = generator_source(module, seed=seed)
+    z_all, y_all = src.latents(0, n)
+    gen = torch.Generator().manual_seed(seed)
+    size = _image_size(module)
+    fh = None
+    units = list(range(U))
+    was_training = module.training
+    module.eval()
+    try:
+        for step in range(steps):
+            idx = torch.randint(0, n, (batch_size,), generator=gen)
+            z = z_all[idx]
+            y = None if y_all is None else y_all[idx]
+            run = (lambda: module(z)) if y is None else (lambda: module(z, y))
+            with edit(module, layer, units, value=0.0, alpha=alpha):
+                erase = class_probs(segmenter, run(), c).mean()
+            if fh is None:
+                fh = num_feature_size(module, layer)
+            h, w = fh
+            wh, ww = max(1, h // 2), max(1, w // 2)
+            y0 = int(torch.randint(0, h - wh + 1, (1,), generator=gen))
+            x0 = int(torch.randint(0, w - ww + 1, (1,), generator=gen))
+            cell = torch.zeros(size, dtype=torch.bool)
+            py, px = size[0] // h, size[1] // w
+            cell[y0 * py:(y0 + wh) * py, x0 * px:(x0 + ww) * px] = True
+            with edit(module, layer, units, value=k, alpha=alpha, region=cell, image_size=size):
+                add = class_probs(segmenter, run(), c)[:, cell].mean()
+            loss = erase - add + l2 * (alpha ** 2).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                alpha.clamp_(0, 1)
+            if step % 50 == 0:
+                log.info("α step %d: erase %.4f add %.4f |α|₁ %.2f", step, float(erase.detach()), float(add.detach()),
+                         float(alpha.detach().sum()))
+    finally:
+        module.train(was_training)
+    return alpha.detach()
+
+
+def num_feature_size(generator, layer: str):
+    """(h, w) of the layer's featuremap."""
+    module = generator_module(generator)
+    src = generator_source(module, seed=0)
+    with capture(module, layer) as out, torch.no_grad():
+        src(0, 1)
+    return tuple(out["r"].shape[-2:])
