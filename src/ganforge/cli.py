@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--seed", type=int, default=1)
     ds.add_argument("--top", type=int, default=8, help="top images per unit in the report")
     ds.add_argument("--out", help="report folder (default: RUN/dissect/LAYER)")
+    ds.add_argument("--raw-weights", action="store_true", help="the raw generator, not its EMA copy")
 
     iv = sub.add_parser("intervene", help="ablate or insert units of a layer: before/after picture")
     iv.add_argument("run")
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     iv.add_argument("--n", type=int, default=8)
     iv.add_argument("--seed", type=int, default=0)
     iv.add_argument("--out", default="before_after.png")
+    iv.add_argument("--raw-weights", action="store_true", help="the raw generator, not its EMA copy")
 
     sub.add_parser("presets", help="list the shipped presets").add_argument("--show", metavar="NAME")
 
@@ -216,7 +218,7 @@ def cmd_dissect(args) -> int:
             threshold = float(threshold)
         except ValueError:
             raise GanforgeError(f"--threshold must be iqr or a quantile in (0, 1), got {threshold!r}") from None
-    g = api.load(args.run)
+    g = api.load(args.run, ema=not args.raw_weights)
     result = api.dissect(g, args.segmenter, args.layer, n=args.n, seed=args.seed, threshold=threshold,
                          top_k=args.top)
     out = args.out or os.path.join(args.run, "dissect", args.layer)
@@ -242,7 +244,7 @@ def cmd_intervene(args) -> int:
         raise GanforgeError(f"--region is x0,y0,x1,y1, got {len(args.region)} numbers")
     if args.n < 1:
         raise GanforgeError(f"--n must be ≥ 1, got {args.n}")
-    g = api.load(args.run)
+    g = api.load(args.run, ema=not args.raw_weights)
     value = None
     if args.mode == "insert":
         value = (insertion_values(g, "shapes", args.layer, args.cls) if args.cls

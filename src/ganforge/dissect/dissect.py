@@ -9,7 +9,8 @@ r↑ is the featuremap upsampled to the segmentation grid (:func:`ganforge.disse
 geometry). The threshold t_u is, as in the netdissect code, one level per unit:
 
 * ``threshold="iqr"`` (the paper's GAN default): candidate levels are the unit's quantiles at 1 − f for 100
-  top fractions f log-spaced from 0.1% to 100% (from the streaming sketch of :mod:`.quantile`); on a *separate*
+  top fractions f log-spaced from 0.1% to 100% (from the streaming sketch of :mod:`.quantile` over all
+  featuremap cells of the dissection samples; netdissect takes them from upsampled pixels); on a *separate*
   sample set (seed + 1) the level and class maximising the information quality ratio MI/H of (unit on, class)
   are chosen — with netdissect's filters: no 100% level, no level ≤ 0, no class under 0.1% of pixels, no pair
   whose mask and label agree on ≤ 80% of pixels;
