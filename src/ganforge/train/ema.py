@@ -15,6 +15,8 @@ class EMA:
         self.start = int(start)
         self.shadow = copy.deepcopy(model).eval().requires_grad_(False)
         self.updates = 0
+        self._stateful = [(d, s) for d, s in zip(self.shadow.modules(), model.modules())
+                          if type(s).get_extra_state is not nn.Module.get_extra_state]
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
@@ -27,6 +29,8 @@ class EMA:
             torch._foreach_lerp_(dst, src, 1.0 - beta)
         for b_dst, b_src in zip(self.shadow.buffers(), model.buffers()):
             b_dst.copy_(b_src)
+        for m_dst, m_src in self._stateful:  # non-tensor state, e.g. a progressive network's level
+            m_dst.set_extra_state(m_src.get_extra_state())
         self.updates += 1
 
     def state_dict(self) -> dict:

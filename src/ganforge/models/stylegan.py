@@ -1,0 +1,205 @@
+"""StyleGAN (Karras, Laine & Aila 2019, "A Style-Based Generator Architecture for Generative Adversarial Networks",
+CVPR 2019; official conventions in reference/papers-details.md §1.1-1.5).
+
+Mapping f: pixel-normalised z → 8 equalized-lr dense layers with lr multiplier 0.01 and leaky ReLU (the last one
+too) → w. Synthesis g: a learned constant 4×4 input (initialised to ones); per resolution two layers, the first of
+each block above 4² being nearest ×2 → conv3×3 → [1,2,1] blur; each layer ends with the epilogue noise (per-layer
+N(0,1) image × learned per-channel weight, init 0) → bias → lrelu → instance norm → style modulation
+x·(1 + s) + b with (s, b) = A_i(w_i); toRGB per resolution (1×1, gain 1, linear; no tanh).
+
+Around them (`StyleGANGenerator`): the tracked average w̄ ← 0.995·w̄ + 0.005·mean(w) in training; style-mixing
+regularisation (training, p = 0.9: a second z, one crossover point per minibatch drawn from [1, active layers),
+layers before it take w₁, after it w₂); truncation in W at sampling (w' = w̄ + ψ(w − w̄) for layers < cutoff).
+The discriminator is ProGAN's with blur before each downsampling (`stylegan` discriminator).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..nn.blur import Blur
+from ..nn.equalized import EqualConv2d, EqualLinear
+from ..nn.noise import NoiseInjection
+from ..nn.norms import pixel_norm
+from ..nn.style import AdaIN
+from ..registry import DISCRIMINATORS, GENERATORS
+from .base import Generator, image_shape
+from .progan import ProGANDiscriminator, ProGANDiscriminatorConfig, blend, lrelu, nf
+from .progressive import Progressive, resize_to
+
+
+@dataclass
+class StyleGANGeneratorConfig:
+    name: str = "stylegan"
+    z_dim: int = 128
+    w_dim: int = 128
+    mapping_layers: int = 8
+    mapping_lr_mul: float = 0.01
+    channels: int = 128
+    channel_base: int = 2048
+    style_mixing: float = 0.9  # probability of a mixed minibatch in training
+    w_avg_beta: float = 0.995
+    truncation_psi: float = 1.0  # applied when sampling (eval mode); 1 = off
+    truncation_cutoff: int = 8  # layers < cutoff are truncated (0 = all layers)
+
+
+@dataclass
+class StyleGANDiscriminatorConfig(ProGANDiscriminatorConfig):
+    name: str = "stylegan"
+
+
+class MappingNetwork(nn.Module):
+    def __init__(self, z_dim: int, w_dim: int, layers: int = 8, lr_mul: float = 0.01):
+        super().__init__()
+        dims = [z_dim] + [w_dim] * layers
+        self.layers = nn.ModuleList([EqualLinear(a, b, lr_mul=lr_mul) for a, b in zip(dims[:-1], dims[1:])])
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = pixel_norm(z)
+        for layer in self.layers:
+            x = lrelu(layer(x))
+        return x
+
+
+class StyleLayer(nn.Module):
+    """[up ×2 → ] [conv3×3 → ] [blur → ] noise → bias → lrelu → AdaIN(w)."""
+
+    def __init__(self, in_ch: int, out_ch: int, w_dim: int, conv: bool = True, up: bool = False):
+        super().__init__()
+        self.up = up
+        self.conv = EqualConv2d(in_ch, out_ch, 3, bias=False) if conv else None
+        self.blur = Blur() if up else None
+        self.noise = NoiseInjection(out_ch)
+        self.bias = nn.Parameter(torch.zeros(out_ch))
+        self.adain = AdaIN(w_dim, out_ch)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.up:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+        if self.conv is not None:
+            x = self.conv(x)
+        if self.blur is not None:
+            x = self.blur(x)
+        x = self.noise(x, noise)
+        return self.adain(lrelu(x + self.bias.view(1, -1, 1, 1)), w)
+
+
+class SynthesisNetwork(Progressive):
+    def __init__(self, out_shape, w_dim: int, channels: int = 128, channel_base: int = 2048):
+        c, res, _ = out_shape
+        super().__init__(res)
+        w = [nf(4 * 2 ** k, channel_base, channels) for k in range(self.max_level + 1)]
+        self.const = nn.Parameter(torch.ones(1, w[0], 4, 4))
+        layers = [StyleLayer(w[0], w[0], w_dim, conv=False), StyleLayer(w[0], w[0], w_dim)]
+        for k in range(1, self.max_level + 1):
+            layers += [StyleLayer(w[k - 1], w[k], w_dim, up=True), StyleLayer(w[k], w[k], w_dim)]
+        self.layers = nn.ModuleList(layers)
+        self.to_rgb = nn.ModuleList([EqualConv2d(w[k], c, 1, gain=1.0) for k in range(self.max_level + 1)])
+        self.num_ws = len(layers)
+
+    def block(self, k: int, x, ws, noise):
+        for i in (2 * k, 2 * k + 1):
+            x = self.layers[i](x, ws[:, i], None if noise is None else noise[i])
+        return x
+
+    def forward(self, ws: torch.Tensor, noise: Optional[List[torch.Tensor]] = None) -> torch.Tensor:
+        k, alpha = self.stage()
+        x = self.const.expand(ws.shape[0], -1, -1, -1)
+        for i in range(k + 1):
+            x = self.block(i, x, ws, noise)
+        img = self.to_rgb[k](x)
+        if alpha > 0:
+            img = blend(img, self.to_rgb[k + 1](self.block(k + 1, x, ws, noise)), alpha)
+        return resize_to(img, self.resolution)
+
+
+class StyleGANGenerator(Generator):
+    def __init__(self, out_shape, z_dim: int = 128, w_dim: int = 128, mapping_layers: int = 8,
+                 mapping_lr_mul: float = 0.01, channels: int = 128, channel_base: int = 2048,
+                 style_mixing: float = 0.9, w_avg_beta: float = 0.995, truncation_psi: float = 1.0,
+                 truncation_cutoff: int = 8):
+        super().__init__()
+        self.z_dim, self.w_dim, self.out_shape = z_dim, w_dim, tuple(out_shape)
+        self.mapping_net = MappingNetwork(z_dim, w_dim, mapping_layers, mapping_lr_mul)
+        self.synthesis_net = SynthesisNetwork(out_shape, w_dim, channels, channel_base)
+        self.register_buffer("w_avg", torch.zeros(w_dim))
+        self.style_mixing, self.w_avg_beta = style_mixing, w_avg_beta
+        self.truncation_psi, self.truncation_cutoff = truncation_psi, truncation_cutoff
+
+    # -- the style-based interface (PPL, separability, mixing and truncation tools use it) ----------------------
+    @property
+    def num_ws(self) -> int:
+        return self.synthesis_net.num_ws
+
+    def mapping(self, z: torch.Tensor, y=None) -> torch.Tensor:
+        """z (N × z_dim) → w (N × w_dim)."""
+        return self.mapping_net(z)
+
+    def broadcast(self, w: torch.Tensor) -> torch.Tensor:
+        return w.unsqueeze(1).expand(-1, self.num_ws, -1)
+
+    def synthesis(self, ws: torch.Tensor, noise: Optional[List[torch.Tensor]] = None) -> torch.Tensor:
+        """ws (N × num_ws × w_dim) → images; `noise` a list from `make_noise` (None: fresh noise per layer)."""
+        return self.synthesis_net(ws, noise)
+
+    def make_noise(self, n: int, generator: Optional[torch.Generator] = None) -> List[torch.Tensor]:
+        """One N(0, 1) image N×1×H×W per layer (H = that layer's resolution)."""
+        dev = self.w_avg.device
+        sizes = [4 * 2 ** (i // 2) for i in range(self.num_ws)]
+        return [torch.randn(n, 1, s, s, generator=generator, device="cpu" if generator is not None else dev).to(dev)
+                for s in sizes]
+
+    def truncate(self, ws: torch.Tensor, psi: float, cutoff: Optional[int] = None) -> torch.Tensor:
+        """w' = w̄ + ψ(w − w̄) on layers < cutoff (all layers when cutoff is 0 or None)."""
+        cutoff = cutoff or self.num_ws
+        coefs = torch.ones(self.num_ws, 1, device=ws.device, dtype=ws.dtype)
+        coefs[:cutoff] = psi
+        return self.w_avg + coefs * (ws - self.w_avg)
+
+    @staticmethod
+    def mix(ws1: torch.Tensor, ws2: torch.Tensor, cutoff: int) -> torch.Tensor:
+        """Layers < cutoff from ws1, the others from ws2."""
+        layer = torch.arange(ws1.shape[1], device=ws1.device).view(1, -1, 1)
+        return torch.where(layer < cutoff, ws1, ws2)
+
+    def active_layers(self) -> int:
+        return 2 * (math.ceil(self.synthesis_net.level) + 1)
+
+    # -- the Generator contract --------------------------------------------------------------------------------------
+    def forward(self, z: torch.Tensor, y=None) -> torch.Tensor:
+        w = self.mapping(z)
+        ws = self.broadcast(w)
+        if self.training:
+            with torch.no_grad():
+                self.w_avg.lerp_(w.detach().float().mean(0), 1 - self.w_avg_beta)
+            if self.style_mixing > 0 and float(torch.rand(())) < self.style_mixing:  # CPU draw: no device sync
+                cur = self.active_layers()
+                cutoff = int(torch.randint(1, cur, ())) if cur > 1 else cur
+                ws = self.mix(ws, self.broadcast(self.mapping(torch.randn_like(z))), cutoff)
+        elif self.truncation_psi != 1.0:
+            ws = self.truncate(ws, self.truncation_psi, self.truncation_cutoff)
+        return self.synthesis(ws)
+
+    def set_level(self, level: float) -> None:
+        self.synthesis_net.set_level(level)
+
+    def feature_layers(self):
+        return {f"layer{i}_{4 * 2 ** (i // 2)}": m for i, m in enumerate(self.synthesis_net.layers)}
+
+
+@GENERATORS.register("stylegan", StyleGANGeneratorConfig)
+def build_stylegan_generator(cfg: StyleGANGeneratorConfig, info) -> StyleGANGenerator:
+    return StyleGANGenerator(image_shape(info, "stylegan"), cfg.z_dim, cfg.w_dim, cfg.mapping_layers,
+                             cfg.mapping_lr_mul, cfg.channels, cfg.channel_base, cfg.style_mixing, cfg.w_avg_beta,
+                             cfg.truncation_psi, cfg.truncation_cutoff)
+
+
+@DISCRIMINATORS.register("stylegan", StyleGANDiscriminatorConfig)
+def build_stylegan_discriminator(cfg: StyleGANDiscriminatorConfig, info) -> ProGANDiscriminator:
+    return ProGANDiscriminator(image_shape(info, "stylegan"), cfg.channels, cfg.channel_base, cfg.mbstd_group,
+                               blur=True)

@@ -1,0 +1,156 @@
+"""ProGAN / StyleGAN building blocks (Karras et al. 2018, 2019): equalized lr, AdaIN statistics, minibatch stddev,
+truncation, style mixing, noise inputs."""
+import math
+
+import pytest
+import torch
+
+from ganforge.models.stylegan import StyleGANGenerator
+from ganforge.nn.blur import Blur
+from ganforge.nn.equalized import EqualConv2d, EqualLinear
+from ganforge.nn.mbstd import MinibatchStdDev
+from ganforge.nn.norms import pixel_norm
+from ganforge.nn.style import AdaIN
+
+
+def test_equalized_layers_give_unit_variance_outputs_at_init():
+    torch.manual_seed(0)
+    for layer, x in ((EqualLinear(512, 256, gain=1.0), torch.randn(4096, 512)),
+                     (EqualConv2d(64, 32, 3, gain=1.0, padding=0), torch.randn(256, 64, 8, 8)),
+                     (EqualLinear(64, 64, gain=1.0, lr_mul=0.01), torch.randn(8192, 64))):
+        with torch.no_grad():
+            assert layer(x).var().item() == pytest.approx(1.0, rel=0.1)
+    # gain √2 (before a ReLU-like) doubles the variance
+    with torch.no_grad():
+        assert EqualLinear(512, 512)(torch.randn(4096, 512)).var().item() == pytest.approx(2.0, rel=0.1)
+
+
+def test_equalized_lr_makes_every_layer_learn_at_the_same_speed():
+    """One Adam step moves the stored parameter by ≈ lr per element whatever its gradient's scale, so the
+    weight actually used moves by lr · c with c = lr_mul · gain / √fan_in: layers of different fan-in and the
+    ×0.01 mapping layers learn at their intended rates."""
+    torch.manual_seed(0)
+    lr = 1e-3
+    for layer in (EqualLinear(16, 8), EqualLinear(1024, 8), EqualLinear(64, 8, lr_mul=0.01),
+                  EqualConv2d(32, 8, 3)):
+        before = (layer.weight * layer.scale).detach().clone()
+        opt = torch.optim.Adam(layer.parameters(), lr=lr)
+        x = torch.randn(32, layer.weight.shape[1], *([6, 6] if layer.weight.dim() == 4 else []))
+        layer(x).pow(2).mean().backward()
+        opt.step()
+        moved = ((layer.weight * layer.scale).detach() - before).abs()
+        assert moved.median().item() == pytest.approx(lr * layer.scale, rel=0.05)
+    # the gradient reaching the stored weight is the effective weight's gradient times c
+    layer = EqualLinear(100, 3)
+    x = torch.randn(5, 100)
+    w_eff = (layer.weight * layer.scale).detach().requires_grad_(True)
+    torch.nn.functional.linear(x, w_eff, layer.bias).sum().backward()
+    layer(x).sum().backward()
+    assert torch.allclose(layer.weight.grad, w_eff.grad * layer.scale, atol=1e-6)
+
+
+def test_adain_output_statistics_are_the_styles():
+    torch.manual_seed(0)
+    adain = AdaIN(w_dim=16, channels=6)
+    x, w = torch.randn(3, 6, 8, 8) * 5 + 2, torch.randn(3, 16)
+    out = adain(x, w)
+    s, b = adain.style.affine(w).chunk(2, dim=1)
+    assert torch.allclose(out.mean(dim=(2, 3)), b, atol=1e-5)
+    assert torch.allclose(out.std(dim=(2, 3), unbiased=False), (1 + s).abs(), atol=1e-4)
+
+
+def test_minibatch_stddev_feature_is_constant_across_a_group_and_correct():
+    torch.manual_seed(0)
+    x = torch.randn(8, 4, 3, 3)
+    out = MinibatchStdDev(group_size=4)(x)
+    feat = out[:, 4]
+    assert torch.equal(out[:, :4], x)
+    assert torch.allclose(feat, feat[:, :1, :1].expand_as(feat))  # constant over positions
+    # groups are samples {i, i+2, i+4, i+6} (the official reshape): equal within, and the value by hand
+    for i in range(2):
+        members = list(range(i, 8, 2))
+        vals = feat[members, 0, 0]
+        assert torch.allclose(vals, vals[:1].expand(4))
+        expected = (x[members].var(dim=0, unbiased=False) + 1e-8).sqrt().mean()
+        assert vals[0].item() == pytest.approx(expected.item(), rel=1e-5)
+    with pytest.raises(ValueError, match="divisible"):
+        MinibatchStdDev(4)(torch.randn(6, 4, 3, 3))
+
+
+def test_pixel_norm_and_blur():
+    z = torch.randn(10, 128) * 7
+    assert torch.allclose(pixel_norm(z).norm(dim=1), torch.full((10,), math.sqrt(128)), rtol=1e-5)
+    x = torch.zeros(1, 2, 5, 5)
+    x[0, :, 2, 2] = 16.0
+    y = Blur()(x)[0, 0]
+    assert torch.allclose(y[1:4, 1:4], torch.tensor([[1.0, 2, 1], [2, 4, 2], [1, 2, 1]]))
+    assert y.sum().item() == pytest.approx(16.0)
+
+
+def _gen(**kw):
+    torch.manual_seed(0)
+    return StyleGANGenerator((3, 16, 16), z_dim=16, w_dim=16, mapping_layers=2, channels=8, channel_base=64, **kw)
+
+
+def test_truncation_psi_zero_gives_w_average_and_one_is_identity():
+    g = _gen()
+    g.w_avg.copy_(torch.randn(16))
+    ws = g.broadcast(g.mapping(torch.randn(4, 16)))
+    assert torch.allclose(g.truncate(ws, 0.0, 0), g.w_avg.expand_as(ws))
+    assert torch.allclose(g.truncate(ws, 1.0, 0), ws)
+    half = g.truncate(ws, 0.5, cutoff=2)  # only the first two layers move halfway to w̄
+    assert torch.allclose(half[:, :2], (ws[:, :2] + g.w_avg) / 2, atol=1e-6)
+    assert torch.allclose(half[:, 2:], ws[:, 2:])
+    # in eval mode with ψ = 0 every z gives the same image (noise fixed)
+    g.eval()
+    g.truncation_psi, g.truncation_cutoff = 0.0, 0
+    noise = g.make_noise(1)
+    imgs = [g.synthesis(g.truncate(g.broadcast(g.mapping(torch.randn(1, 16))), 0.0), noise) for _ in range(2)]
+    assert torch.allclose(imgs[0], imgs[1], atol=1e-6)
+
+
+def test_style_mixing_uses_w1_before_the_crossover_and_w2_after():
+    g = _gen(style_mixing=1.0)
+    ws1, ws2 = g.broadcast(torch.zeros(2, 16)), g.broadcast(torch.ones(2, 16))
+    mixed = g.mix(ws1, ws2, cutoff=3)
+    assert torch.equal(mixed[:, :3], ws1[:, :3]) and torch.equal(mixed[:, 3:], ws2[:, 3:])
+    # in training, with p = 1 every minibatch is mixed at one crossover in [1, active layers)
+    seen, cuts = [], set()
+    g.synthesis = lambda ws, noise=None: seen.append(ws) or torch.zeros(len(ws), 3, 16, 16)
+    g.train()
+    for _ in range(30):
+        g(torch.randn(2, 16))
+        ws = seen[-1]
+        change = [i for i in range(1, g.num_ws) if not torch.equal(ws[:, i], ws[:, i - 1])]
+        assert len(change) == 1  # exactly one crossover, the same for the whole minibatch
+        cuts.add(change[0])
+    assert cuts <= set(range(1, g.num_ws)) and len(cuts) > 2
+
+
+def test_w_average_tracks_the_mapped_latents_in_training_only():
+    g = _gen(style_mixing=0.0)
+    g.train()
+    z = torch.randn(64, 16)
+    for _ in range(3):
+        g(z)
+    w_mean = g.mapping(z).mean(0).detach()
+    expected = w_mean * (1 - 0.995 ** 3)
+    assert torch.allclose(g.w_avg, expected, atol=1e-5)
+    g.eval()
+    before = g.w_avg.clone()
+    g(z)
+    assert torch.equal(g.w_avg, before)
+
+
+def test_noise_inputs_change_only_detail_and_are_reproducible():
+    g = _gen()
+    g.eval()
+    for layer in g.synthesis_net.layers:  # trained networks have non-zero noise weights; init is 0
+        torch.nn.init.constant_(layer.noise.weight, 0.1)
+    ws = g.broadcast(g.mapping(torch.randn(2, 16)))
+    n1, n2 = g.make_noise(2, torch.Generator().manual_seed(1)), g.make_noise(2, torch.Generator().manual_seed(2))
+    a, a2, b = g.synthesis(ws, n1), g.synthesis(ws, n1), g.synthesis(ws, n2)
+    assert torch.equal(a, a2) and not torch.allclose(a, b)
+    for layer in g.synthesis_net.layers:
+        torch.nn.init.zeros_(layer.noise.weight)
+    assert torch.allclose(g.synthesis(ws, n1), g.synthesis(ws, n2))  # B = 0: noise has no effect
