@@ -123,7 +123,7 @@ def class_accuracy(run: str, per_class: int = 1000) -> float:
 def claim_conditional(args) -> None:
     rows = ["| preset | generator updates | evaluator accuracy on class-conditioned samples | FID |",
             "|---|---:|---:|---:|"]
-    for preset in ("cgan-mnist", "cgan-projection-mnist", "acgan-mnist"):
+    for preset in args.presets.split(","):
         steps = args.steps or load_config(preset).train.steps  # default: the preset's own budget
         run = train(preset, preset, [f"train.steps={steps}", f"train.eval_every={steps}", "train.eval_n=2000",
                                      "train.eval_metrics=fid", f"train.threads={args.threads}"])
@@ -150,6 +150,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None,
                     help="generator updates per run (default: 1500; for 'conditional', each preset's own)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--presets", default="cgan-mnist,cgan-projection-mnist,acgan-mnist",
+                    help="for 'conditional': which class-conditional presets (finished runs are reused)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     for name, fn in CLAIMS.items():

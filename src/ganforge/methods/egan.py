@@ -221,7 +221,7 @@ class EvolutionaryGAN(Method):
             fake_loss = F.softplus(logits).mean()
             g = self.mean_over_ranks(g_real + self.flat_d_grad(fake_loss))
             fq.append(self.mean_over_ranks(torch.sigmoid(logits.detach()).mean()))
-            fd.append(-torch.log(g.norm()))
+            fd.append(-torch.log(g.norm().clamp_min(1e-30)))  # a D with an exactly flat loss: finite
             fakes.append(fake)
             d_losses.append(real_loss.detach() + fake_loss.detach())
             grads.append(g)
