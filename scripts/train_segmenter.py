@@ -3,7 +3,8 @@
     python scripts/train_segmenter.py                # about 8 minutes on one (shared) CPU thread
     python scripts/train_segmenter.py --epochs 12 --out /tmp/assets
 
-Per-pixel classes: background, circle, square, triangle (the shapes masks). Training scenes: seed 0, half with
+Per-pixel classes: background, circle, square, triangle (the shapes masks), and a second head for the colour of
+the object under each pixel ("none" on the background; read off the exact palette colours). Training scenes: seed 0, half with
 one object (what dcgan-shapes learns) and half with 1-3 overlapping objects (so occlusions are seen); each batch
 is augmented with random shifts, a random blur and Gaussian noise, because generated images have softer edges and
 noise that the procedural ones lack. Held out: scenes drawn with seed 1 (one object) and seed 2 (1-3 objects),
@@ -22,9 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.data import build_dataset
-from ganforge.data.shapes import MASK_CLASSES, ShapesConfig
-from ganforge.dissect.segmenter import (SegmenterConfig, SegmenterNet, load_segmenter, mean_iou, save_segmenter,
-                                        segment)
+from ganforge.data.shapes import COLORS, MASK_CLASSES, ShapesConfig
+from ganforge.dissect.segmenter import SegmenterConfig, SegmenterNet, load_segmenter, mean_iou, save_segmenter
 
 log = logging.getLogger("train_segmenter")
 
@@ -32,11 +32,22 @@ TRAIN = [dict(seed=0, n=6000, max_objects=1), dict(seed=0, n=6000, max_objects=3
 HELD_OUT = {"one_object": dict(seed=1, n=1000, max_objects=1), "multi_object": dict(seed=2, n=1000, max_objects=3)}
 
 
+COLOR_CLASSES = ["none"] + list(COLORS)
+
+
+def color_labels(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """N×H×W: 1 + index of the palette colour of each object pixel (exact colours), 0 on the background."""
+    palette = torch.tensor(list(COLORS.values()), dtype=torch.float32) / 127.5 - 1  # K×3
+    dist = ((x[:, None] - palette[None, :, :, None, None]) ** 2).sum(2)  # N×K×H×W
+    return torch.where(mask > 0, dist.argmin(1) + 1, torch.zeros_like(mask))
+
+
 def load_data(specs, resolution: int):
+    """Images (float in [-1, 1]) and N×2×H×W labels: shape class, colour class."""
     sets = [build_dataset(ShapesConfig(resolution=resolution, **s)) for s in specs]
-    x = torch.cat([s.get(slice(0, len(s))).x for s in sets])  # float in [-1, 1]
+    x = torch.cat([s.get(slice(0, len(s))).x for s in sets])
     mask = torch.cat([s.get(slice(0, len(s))).mask for s in sets])
-    return x, mask
+    return x, torch.stack([mask, color_labels(x, mask)], 1)
 
 
 def augment(x: torch.Tensor, mask: torch.Tensor, gen: torch.Generator, shift: int = 2):
@@ -44,10 +55,10 @@ def augment(x: torch.Tensor, mask: torch.Tensor, gen: torch.Generator, shift: in
     n, _, h, w = x.shape
     if shift:
         px = F.pad(x, (shift,) * 4, mode="replicate")
-        pm = F.pad(mask[:, None].float(), (shift,) * 4, mode="replicate")[:, 0].long()
+        pm = F.pad(mask.float(), (shift,) * 4, mode="replicate").long()
         dx, dy = (torch.randint(0, 2 * shift + 1, (n,), generator=gen) for _ in range(2))
         x = torch.stack([px[i, :, dy[i]: dy[i] + h, dx[i]: dx[i] + w] for i in range(n)])
-        mask = torch.stack([pm[i, dy[i]: dy[i] + h, dx[i]: dx[i] + w] for i in range(n)])
+        mask = torch.stack([pm[i, :, dy[i]: dy[i] + h, dx[i]: dx[i] + w] for i in range(n)])
     blur = torch.rand(n, 1, 1, 1, generator=gen) * 0.6
     x = (1 - blur) * x + blur * F.avg_pool2d(F.pad(x, (1,) * 4, mode="replicate"), 3, 1)
     noise = torch.rand(n, 1, 1, 1, generator=gen) * 0.08
@@ -55,7 +66,7 @@ def augment(x: torch.Tensor, mask: torch.Tensor, gen: torch.Generator, shift: in
 
 
 def train(model, x, mask, epochs: int, batch_size: int, lr: float, seed: int) -> None:
-    """AdamW, one-cycle schedule, per-pixel cross-entropy."""
+    """AdamW, one-cycle schedule, per-pixel cross-entropy of both heads."""
     gen = torch.Generator().manual_seed(seed)
     steps = epochs * math.ceil(len(x) / batch_size)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
@@ -66,7 +77,8 @@ def train(model, x, mask, epochs: int, batch_size: int, lr: float, seed: int) ->
         for i in range(0, len(x), batch_size):
             idx = perm[i: i + batch_size]
             xb, mb = augment(x[idx], mask[idx], gen)
-            loss = F.cross_entropy(model(xb), mb)
+            logits = model.head_logits(xb)
+            loss = F.cross_entropy(logits["class"], mb[:, 0]) + F.cross_entropy(logits["color"], mb[:, 1])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -77,11 +89,19 @@ def train(model, x, mask, epochs: int, batch_size: int, lr: float, seed: int) ->
 
 
 @torch.no_grad()
-def evaluate(model, x, mask, batch_size: int = 500):
-    pred = torch.cat([segment(model, x[i: i + batch_size]) for i in range(0, len(x), batch_size)])
+def evaluate(model, x, labels, batch_size: int = 500):
+    """Mean IoU and pixel accuracy of the shape head, and of the colour head on object pixels."""
+    logits = [model.head_logits(x[i: i + batch_size]) for i in range(0, len(x), batch_size)]
+    pred = torch.cat([lg["class"].argmax(1) for lg in logits])
+    color = torch.cat([lg["color"].argmax(1) for lg in logits])
+    mask, col = labels[:, 0], labels[:, 1]
     miou, per_class = mean_iou(pred, mask, len(MASK_CLASSES))
+    cmiou, per_color = mean_iou(torch.where(mask > 0, color, -1), torch.where(mask > 0, col, -1),
+                                len(COLOR_CLASSES))
     return {"mean_iou": round(miou, 4), "iou": {c: round(v, 4) for c, v in zip(MASK_CLASSES, per_class)},
-            "pixel_accuracy": round(float((pred == mask).float().mean()), 4)}
+            "pixel_accuracy": round(float((pred == mask).float().mean()), 4),
+            "color_mean_iou_on_objects": round(cmiou, 4),
+            "color_accuracy_on_objects": round(float((color == col)[mask > 0].float().mean()), 4)}
 
 
 def main(argv=None) -> int:
@@ -97,12 +117,14 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     x, mask = load_data(TRAIN, 32)
-    model = SegmenterNet(SegmenterConfig("shapes", list(MASK_CLASSES), resolution=32))
+    model = SegmenterNet(SegmenterConfig("shapes", list(MASK_CLASSES), resolution=32,
+                                         extra_heads={"color": COLOR_CLASSES}))
     start = time.time()
     train(model, x, mask, args.epochs, args.batch_size, args.lr, args.seed)
     seconds = time.time() - start
     command = " ".join(["python scripts/train_segmenter.py"] + (argv if argv is not None else sys.argv[1:]))
-    card = {"task": "per-pixel shape class", "classes": list(MASK_CLASSES),
+    card = {"task": "per-pixel shape class (+ colour head)", "classes": list(MASK_CLASSES),
+            "color_classes": COLOR_CLASSES,
             "data": {"dataset": "shapes", "resolution": 32,
                      "train": [f"ShapesConfig({', '.join(f'{k}={v}' for k, v in s.items())})" for s in TRAIN],
                      "held_out": {k: f"ShapesConfig({', '.join(f'{a}={b}' for a, b in s.items())})"

@@ -16,6 +16,7 @@ from ganforge.dissect import (RunningQuantile, ace, capture, dissect, edit, inte
 from ganforge.dissect.artifacts import unit_score_effects
 from ganforge.dissect.stats import iou_from_counts, iqr_from_counts
 from ganforge.errors import ConfigError
+from ganforge.metrics.features import generator_source
 from ganforge.models.base import Generator, normal_init
 from ganforge.models.dcgan import DCGANGenerator
 
@@ -108,6 +109,30 @@ def test_iou_of_a_unit_whose_activation_equals_a_class_mask_is_one(mask_gen):
     assert (m - torch.diag(m.diagonal())).max() < 1  # and no other pairing is perfect
     assert [u.label for u in result.units] == list(CLASSES)
     assert result.summary()["share_interpretable"] == 1.0
+
+
+def test_extra_segmenter_heads_are_counted_as_concepts(mask_gen):
+    """A second head (like the shipped segmenter's colour head; class 0 = no label) adds its classes as
+    concepts: here "odd" = circle or triangle pixels, so IoU(circle unit, odd) = |circle| / |circle ∪ triangle|."""
+    from types import SimpleNamespace
+
+    class TwoHeads(CodeSegmenter):
+        config = SimpleNamespace(extra_heads={"parity": ["none", "odd"]})
+
+        def head_logits(self, x):
+            logits = self(x)
+            cls = logits.argmax(1)
+            odd = ((cls == 1) | (cls == 3)).long()
+            return {"class": logits, "parity": F.one_hot(odd, 2).permute(0, 3, 1, 2).float()}
+
+    result = dissect(mask_gen, TwoHeads(), "masks", n=64, batch_size=32, threshold=torch.full((4,), 0.5))
+    assert result.class_names == list(CLASSES) + ["odd"]
+    z, _ = generator_source(mask_gen, seed=1).latents(0, 64)  # the dissection's samples
+    masks = mask_gen.masks[(z[:, 0].abs() * 1e4).long() % len(mask_gen.masks)]
+    expected = float((masks == 1).sum()) / float(((masks == 1) | (masks == 3)).sum())
+    m = result.iou_matrix()
+    assert m[1, 4] == pytest.approx(expected, abs=1e-4) and m[0, 4] == 0
+    torch.testing.assert_close(m[:, :4].diagonal(), torch.ones(4))
 
 
 def test_iqr_thresholds_find_the_class_of_a_noisy_unit(mask_gen):

@@ -169,13 +169,18 @@ def main():
 def write_section(args, loaded, layers, base, table, table_small, inserts, repairs, U, pictures, seconds):
     steps = int(loaded.checkpoint.rstrip("/").rsplit("-", 1)[-1])
     lines = ["| layer | featuremap | units | interpretable | share | best IoU: background / circle / square / "
-             "triangle | interpretable units per class (bg/circle/square/triangle) |", "|---|---|---:|---:|---:|---|---|"]
+             "triangle | best colour IoU | interpretable units by label |", "|---|---|---:|---:|---:|---|---|---|"]
     for name, r in layers.items():
         s = r.summary()
         b = s["best_per_class"]
+        colours = [c for c in r.class_names if c not in ("background",) + SHAPES]
+        best_colour = max(colours, key=lambda c: b[c]["iou"]) if colours else None
+        by_label = ", ".join(f"{c} {k}" for c, k in s["interpretable_per_class"].items() if k) or "none"
         lines.append(f"| {name} | {'×'.join(map(str, r.feature_size))} | {s['units']} | {s['interpretable']} | "
-                     f"{100 * s['share_interpretable']:.0f}% | " + " / ".join(f"{b[c]['iou']:.2f}" for c in b)
-                     + " | " + " / ".join(str(v) for v in s["interpretable_per_class"].values()) + " |")
+                     f"{100 * s['share_interpretable']:.0f}% | "
+                     + " / ".join(f"{b[c]['iou']:.2f}" for c in ("background",) + SHAPES)
+                     + (f" | {b[best_colour]['iou']:.2f} ({best_colour})" if best_colour else " | —")
+                     + f" | {by_label} |")
     small = max(1, round(U * 20 / 512))
     lines += ["", f"Ablating the top units of a class in {args.layer} ({U} units) everywhere; share of the class's "
               f"pixels removed, and the relative change of the other shape classes' pixels (pooled; base fractions "
@@ -201,8 +206,7 @@ def write_section(args, loaded, layers, base, table, table_small, inserts, repai
         lines.append(f"| {name} | {r['fid_before']:.2f} | {r['fid_after']:.2f} | {r['fid_random']:.2f} |")
     rel = [os.path.relpath(p, os.path.join(REPO, "docs")) for p in pictures]
     lines += ["", f"Generator: {steps} iterations" + (f" (`{args.train_command}`)" if args.train_command else "")
-              + f", {'raw' if args.raw_weights else 'EMA' if 'ema' in str(loaded.checkpoint) else 'checkpoint'} "
-              f"weights; {args.n} samples per measurement; {seconds / 60:.0f} min on one CPU thread. Pictures: "
+              + f", {'raw' if args.raw_weights else 'EMA (if any)'} weights; {args.n} samples per measurement; {seconds / 60:.0f} min on one CPU thread. Pictures: "
               f"[top units per class]({rel[0]}) (two best units of circle, square, triangle; region above the "
               f"threshold outlined), [ablations]({rel[1]}) (row pairs: before / after ablating a class's top "
               f"units).", "", VERDICT]

@@ -1,7 +1,9 @@
 """Dissection of one generator layer: which units draw which class (Bau et al., "GAN Dissection: Visualizing and
 Understanding Generative Adversarial Networks", ICLR 2019, arXiv 1811.10597, §3.1).
 
-For every unit u of the featuremap r = h(z) and every segmentation class c:
+For every unit u of the featuremap r = h(z) and every concept c — each class of each segmenter head: the shape
+classes, and with the shipped segmenter the object colours too, as the paper counts objects, parts and
+materials —
 
     IoU_{u,c} = E_z |(r↑_u > t_u) ∧ s_c(x)| / E_z |(r↑_u > t_u) ∨ s_c(x)|            (paper Eq. 1)
 
@@ -34,7 +36,7 @@ from ..errors import ConfigError
 from ..metrics.features import generator_source
 from .hooks import capture, generator_module, resolve_layer
 from .quantile import RunningQuantile
-from .segmenter import load_segmenter, segment
+from .segmenter import concept_labels, load_segmenter
 from .stats import class_onehot, iou_from_counts, iqr_from_counts, level_histogram, on_counts, upsample
 
 log = logging.getLogger(__name__)
@@ -116,22 +118,40 @@ def _batches(n: int, batch_size: int):
 
 @torch.no_grad()
 def _forward(source, generator, layer: str, segmenter, start: int, count: int):
-    """(featuremap N×U×h×w, segmentation labels N×H×W) of samples start..start+count-1."""
+    """(featuremap N×U×h×w, [(class names, labels N×H×W, first counted class)] per segmenter head) of samples
+    start..start+count-1."""
     with capture(generator, layer) as out:
         x = source(start, count)
-    return out["r"].float().cpu(), segment(segmenter, x).cpu()
+    return out["r"].float().cpu(), [(names, labels.cpu(), first) for names, labels, first in
+                                    concept_labels(segmenter, x)]
 
 
-def _iqr_thresholds(source, generator, layer, segmenter, sketch, n, batch_size, num_classes):
+def concept_names(heads) -> List[str]:
+    """The concepts dissection counts: every head's classes from its first counted class on."""
+    return [name for names, _, first in heads for name in names[first:]]
+
+
+def _histograms(r_up, heads, levels) -> torch.Tensor:
+    """U×(K+1)×C level histograms of all heads' counted classes (see stats.level_histogram)."""
+    return torch.cat([level_histogram(r_up, labels, levels, len(names))[:, :, first:]
+                      for names, labels, first in heads], dim=2)
+
+
+def _onehots(heads) -> torch.Tensor:
+    """N×C×H×W {0, 1} masks of all heads' counted classes."""
+    return torch.cat([class_onehot(labels, len(names))[:, first:] for names, labels, first in heads], dim=1)
+
+
+def _iqr_thresholds(source, generator, layer, segmenter, sketch, n, batch_size):
     """Per-unit level and class maximising IQR on the threshold set (filters: module docstring)."""
     fractions = TOP_FRACTIONS
     levels = sketch.quantiles(1 - fractions.flip(0))  # U×K ascending; column j <-> fraction flipped[j]
     hist, pixels = None, 0
     for start, count in _batches(n, batch_size):
-        r, labels = _forward(source, generator, layer, segmenter, start, count)
-        h = level_histogram(upsample(r, labels.shape[-2:]), labels, levels, num_classes)
+        r, heads = _forward(source, generator, layer, segmenter, start, count)
+        h = _histograms(upsample(r, heads[0][1].shape[-2:]), heads, levels)
         hist = h if hist is None else hist + h
-        pixels += labels.numel()
+        pixels += heads[0][1].numel()
     on = on_counts(hist)  # U×K×C
     act = on.sum(2, keepdim=True)
     label = hist.sum(1)[:, None, :]  # U×1×C (the same for every unit)
@@ -140,8 +160,9 @@ def _iqr_thresholds(source, generator, layer, segmenter, sketch, n, batch_size, 
     keep = (levels[:, :, None] > 0) & (agreement > MIN_AGREEMENT) & (label / pixels >= MIN_LABEL_FRACTION)
     keep &= (fractions.flip(0) < 1)[None, :, None]  # never the 100% level
     iqr = torch.where(keep, iqr, torch.zeros_like(iqr))
+    num_concepts = iqr.shape[2]
     flat = iqr.reshape(iqr.shape[0], -1).argmax(1)
-    k_best, c_best = flat // num_classes, flat % num_classes
+    k_best, c_best = flat // num_concepts, flat % num_concepts
     thresholds = levels.gather(1, k_best[:, None])[:, 0]
     # a unit with no admissible level falls back to its top-1% level (the PNAS dissect default)
     none = iqr.reshape(iqr.shape[0], -1).max(1).values <= 0
@@ -171,8 +192,6 @@ def dissect(generator, segmenter="shapes", layer: Optional[str] = None, n: int =
                           f"{threshold!r}")
     if isinstance(segmenter, str):
         segmenter = load_segmenter(segmenter, device=device or "cpu")
-    class_names = list(segmenter.class_names)
-    C = len(class_names)
     was_training = module.training
     module.eval()
     try:
@@ -195,21 +214,19 @@ def dissect(generator, segmenter="shapes", layer: Optional[str] = None, n: int =
         elif threshold == "iqr":
             tsource = generator_source(module, seed=seed + 1, device=device)
             thresholds, iqr_class, fallback = _iqr_thresholds(tsource, module, layer, segmenter, sketch,
-                                                              n_threshold or n, batch_size, C)
+                                                              n_threshold or n, batch_size)
         else:
             thresholds, iqr_class, fallback = sketch.quantiles([float(threshold)])[:, 0], None, None
-        inter = torch.zeros(U, C, dtype=torch.float64)
-        act = torch.zeros(U, dtype=torch.float64)
-        label = torch.zeros(C, dtype=torch.float64)
+        inter = act = label = None
         pixels = 0
         for start, count in _batches(n, batch_size):
-            r, labels = _forward(source, module, layer, segmenter, start, count)
-            on = (upsample(r, labels.shape[-2:]) > thresholds[None, :, None, None]).double()
-            onehot = class_onehot(labels, C).double()
-            inter += torch.einsum("nuhw,nchw->uc", on, onehot)
-            act += on.sum(dim=(0, 2, 3))
-            label += onehot.sum(dim=(0, 2, 3))
-            pixels += labels.numel()
+            r, heads = _forward(source, module, layer, segmenter, start, count)
+            class_names = concept_names(heads)
+            on = (upsample(r, heads[0][1].shape[-2:]) > thresholds[None, :, None, None]).double()
+            onehot = _onehots(heads).double()
+            batch = (torch.einsum("nuhw,nchw->uc", on, onehot), on.sum(dim=(0, 2, 3)), onehot.sum(dim=(0, 2, 3)))
+            inter, act, label = batch if inter is None else (inter + batch[0], act + batch[1], label + batch[2])
+            pixels += heads[0][1].numel()
     finally:
         module.train(was_training)
     ious = iou_from_counts(inter, act[:, None], label[None, :])

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -38,13 +38,16 @@ class SegmenterError(GanforgeError):
 @dataclass
 class SegmenterConfig:
     """Architecture: `widths` are the channels at resolutions R, R/2, R/4, R/8 (two 3×3 convs each on the way
-    down, one per level on the way up, skip connections as in U-Net, Ronneberger et al. 2015)."""
+    down, one per level on the way up, skip connections as in U-Net, Ronneberger et al. 2015). `extra_heads`
+    maps a head name to its classes (class 0 = "no label", ignored by dissection, like netdissect's label 0),
+    e.g. the colour of the object under each pixel."""
 
     name: str
     class_names: List[str]
     resolution: int = 32
     in_channels: int = 3
     widths: List[int] = field(default_factory=lambda: [16, 24, 32, 48])
+    extra_heads: Dict[str, List[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -70,8 +73,18 @@ class SegmenterNet(nn.Module):
             cin = c
         self.up = nn.ModuleList(_block(w[i + 1] + w[i], w[i]) for i in reversed(range(len(w) - 1)))
         self.head = nn.Conv2d(w[0], len(config.class_names), 1)
+        self.extra = nn.ModuleDict({k: nn.Conv2d(w[0], len(v), 1) for k, v in config.extra_heads.items()})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """N×K×H×W logits of the primary head (the shape classes)."""
+        return self.head(self._trunk(x))
+
+    def head_logits(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """{"class": primary logits, <extra head>: its logits}, all N×K×H×W, from one pass."""
+        h = self._trunk(x)
+        return {"class": self.head(h), **{k: m(h) for k, m in self.extra.items()}}
+
+    def _trunk(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.config.in_channels:
             raise ValueError(f"expected N×{self.config.in_channels}×H×W images, got shape {tuple(x.shape)}")
         x = x.to(self.head.weight.device, torch.float32)
@@ -82,12 +95,24 @@ class SegmenterNet(nn.Module):
         for block, skip in zip(self.up, reversed(skips[:-1])):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = block(torch.cat([x, skip], dim=1))
-        return self.head(x)
+        return x
 
 
 def segment(segmenter, x: torch.Tensor) -> torch.Tensor:
     """N×H×W int64 hard labels (argmax of the logits) of images N×C×H×W in [-1, 1]."""
     return segmenter(x).argmax(dim=1)
+
+
+def concept_labels(segmenter, x: torch.Tensor) -> List[Tuple[List[str], torch.Tensor, int]]:
+    """[(class names, N×H×W labels, first counted class)] per head: the primary head (every class counted),
+    then a segmenter's extra heads (``config.extra_heads``; class 0 = "no label", not counted). A segmenter
+    with only ``class_names`` and logits has one head."""
+    config = getattr(segmenter, "config", None)
+    if hasattr(segmenter, "head_logits") and getattr(config, "extra_heads", None):
+        logits = segmenter.head_logits(x)
+        heads = [(list(segmenter.class_names), logits.pop("class").argmax(1), 0)]
+        return heads + [(list(config.extra_heads[k]), v.argmax(1), 1) for k, v in logits.items()]
+    return [(list(segmenter.class_names), segment(segmenter, x), 0)]
 
 
 def class_probs(segmenter, x: torch.Tensor, cls: int) -> torch.Tensor:
