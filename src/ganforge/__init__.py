@@ -32,4 +32,12 @@ def intervene(generator, layer, units, mode="ablate", **kwargs):
     return _intervene(generator, layer, units, mode, **kwargs)
 
 
-__all__ = ["__version__", "dissect", "intervene", "load", "train"]
+def stylize(content, style, alpha=1.0, **kwargs):
+    """AdaIN style transfer of `content` in the style of `style` (tensors, PIL images or paths; see
+    :func:`ganforge.stylize.api.stylize`)."""
+    from .stylize.api import stylize as _stylize
+
+    return _stylize(content, style, alpha, **kwargs)
+
+
+__all__ = ["__version__", "dissect", "intervene", "load", "stylize", "train"]
