@@ -1,7 +1,10 @@
 """Loading and saving style-transfer networks: safetensors only, never pickle, never a download.
 
 * The default network (``assets/stylizer-small.safetensors`` + its JSON card) is a small encoder and its decoder
-  trained by ``scripts/train_stylizer.py`` on bundled data; the card records the losses, time and data.
+  trained by ``scripts/train_stylizer.py`` on bundled data; the card records the losses, time and data. Its
+  decoder was trained with the paper's loss plus an L1 identity term (weight 10, not in Huang & Belongie) that
+  the tiny encoder needed for a usable reconstruction; ``StyleTransferNet.loss`` itself is the paper's loss.
+  Measured: mean |g(f(c)) − c| = 0.15 on held-out shapes scenes ([-1, 1] scale); digits reconstruct poorly.
 * A VGG-19 encoder (Huang & Belongie 2017 use VGG-19 up to relu4_1) loads from a local safetensors file holding
   torchvision's ``vgg19().features`` state (keys ``features.N.weight`` / ``features.N.bias``, or ``N.weight``);
   convert a trusted ``.pth`` yourself with ``safetensors.torch.save_file(torch.load(p, weights_only=True), out)``.
