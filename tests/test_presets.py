@@ -43,6 +43,7 @@ def test_preset_trains_and_moves_towards_the_data(preset, tmp_path, monkeypatch)
     overrides = [f"train.steps={steps}", "train.batch_size=32", "train.progress=false", "train.threads=1",
                  f"train.eval_every={steps}", "train.eval_n=500", "train.eval_metrics=fid",
                  f"train.checkpoint_every={steps}", f"train.sample_every={steps}", "train.tensorboard=false",
+                 "train.ema_start=1000000",  # an EMA (β 0.999) of 60 updates would still be mostly the init
                  *EXTRA.get(preset, [])]
     start = Trainer(load_config(preset, overrides), run_dir=str(tmp_path / "start"))
     g0 = start.ema.shadow if start.ema is not None else start.method.generator

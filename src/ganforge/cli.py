@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--seeds", type=_int_list, default=[1, 2, 3])
     i.add_argument("--steps", type=int, default=10, help="frames per segment, ends included")
     i.add_argument("--slerp", action="store_true", help="spherical interpolation (default: linear)")
+    i.add_argument("--space", choices=["z", "w"], default="z",
+                   help="z (default) or w: straight lines in a StyleGAN's W space, noise fixed")
     i.add_argument("--out", default="interpolation.png")
 
     e = sub.add_parser("eval", help="score a trained run: FID, KID, IS, precision/recall, density/coverage, SWD, "
@@ -75,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--top", type=int, default=8, help="top images per unit in the report")
     ds.add_argument("--out", help="report folder (default: RUN/dissect/LAYER)")
     ds.add_argument("--raw-weights", action="store_true", help="the raw generator, not its EMA copy")
+
+    from .cli_style import add_style_parsers
+    from .stylize.cli import add_stylize_parser
+
+    add_style_parsers(sub)
+    add_stylize_parser(sub)
 
     iv = sub.add_parser("intervene", help="ablate or insert units of a layer: before/after picture")
     iv.add_argument("run")
@@ -158,7 +166,12 @@ def cmd_interpolate(args) -> int:
         raise GanforgeError("--seeds needs at least two seeds, e.g. --seeds 1,2,3")
     g = api.load(args.run)
     keys = __import__("torch").cat([g.latents(1, seed=s) for s in args.seeds])
-    frames = g.generate(interpolation_path(keys, args.steps, spherical=args.slerp))
+    if args.space == "w":
+        from .latent.style import interpolate_w
+
+        frames = interpolate_w(g.generator, keys, args.steps)
+    else:
+        frames = g.generate(interpolation_path(keys, args.steps, spherical=args.slerp))
     print(save_grid(frames, args.out, nrow=len(frames) if frames.dim() == 4 else None))
     if frames.dim() == 4:
         gif = os.path.splitext(args.out)[0] + ".gif"
@@ -268,6 +281,16 @@ def cmd_intervene(args) -> int:
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate, "eval": cmd_eval,
             "presets": cmd_presets, "data": cmd_data,
             "dissect": cmd_dissect, "intervene": cmd_intervene}
+
+
+def _more_commands():
+    from .cli_style import STYLE_COMMANDS
+    from .stylize.cli import cmd_stylize
+
+    COMMANDS.update(STYLE_COMMANDS, stylize=cmd_stylize)
+
+
+_more_commands()
 
 
 def main(argv: Optional[List[str]] = None) -> int:
