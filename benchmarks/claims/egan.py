@@ -63,14 +63,17 @@ def mean_std(values) -> str:
 
 def claim_toys(args) -> None:
     rows = ["| data | method | modes captured | high-quality samples (%) |", "|---|---|---:|---:|"]
+    budget = {}
     for toy in ("ring8", "grid25"):
         for name, overrides in VARIANTS.items():
             res = [toy_run(toy, overrides, s, args.steps) for s in range(args.seeds)]
             k = len(mode_centers(toy))
+            budget[toy] = res[0]["steps"]
             rows.append(f"| {toy} | {name} | {mean_std([r['modes'] for r in res])} / {k} "
                         f"| {mean_std([r['hq'] for r in res])} |")
             print(rows[-1], flush=True)
-    measured = "\n".join(rows + ["", f"{res[0]['steps']} generator updates per run (every variant), {args.seeds} "
+    steps = ", ".join(f"{v} ({k})" for k, v in budget.items())
+    measured = "\n".join(rows + ["", f"{steps} generator updates per run (every variant), {args.seeds} "
                                      f"seeds, mean ± std; γ = {res[0]['gamma']} in the preset (the official toy "
                                      f"code's β = 1 on log‖g‖² is γ = 2 on −log‖g‖). A single-mutation run is the "
                                      f"same E-GAN machinery with one mutation, so it is a plain GAN with that "
