@@ -138,9 +138,11 @@ def claim_conditional(args) -> None:
                          "their class by an Inception network on ImageNet (10.1 % for 128×128 at 1000 classes); "
                          "our target: ≥ 90 % on MNIST.", measured,
                          "python benchmarks/claims/classic.py conditional"
-                         + (f" --steps {args.steps}" if args.steps else ""))
+                         + (f" --steps {args.steps}" if args.steps else "")
+                         + (f" --presets {args.presets}" if args.presets != DEFAULT_CONDITIONAL else ""))
 
 
+DEFAULT_CONDITIONAL = "cgan-mnist,cgan-projection-mnist,acgan-mnist"
 CLAIMS = {"wgan": claim_wgan, "wgan-gp": claim_wgan_gp, "conditional": claim_conditional}
 
 
@@ -150,7 +152,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None,
                     help="generator updates per run (default: 1500; for 'conditional', each preset's own)")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--presets", default="cgan-mnist,cgan-projection-mnist,acgan-mnist",
+    ap.add_argument("--presets", default=DEFAULT_CONDITIONAL,
                     help="for 'conditional': which class-conditional presets (finished runs are reused)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
