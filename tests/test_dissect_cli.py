@@ -100,3 +100,12 @@ def test_shipped_segmenter_reaches_its_recorded_mean_iou():
         miou, per_class = mean_iou(segment(seg, batch.x), batch.mask, 4)
     assert miou >= 0.9 and min(per_class) >= 0.8
     assert abs(miou - card["held_out"]["one_object"]["mean_iou"]) < 0.03
+    # the colour head names the palette colour of the object under each pixel
+    from ganforge.data.shapes import COLORS
+
+    palette = torch.tensor(list(COLORS.values()), dtype=torch.float32) / 127.5 - 1
+    truth = ((batch.x[:, None] - palette[None, :, :, None, None]) ** 2).sum(2).argmin(1) + 1
+    with torch.no_grad():
+        color = seg.head_logits(batch.x)["color"].argmax(1)
+    on = batch.mask > 0
+    assert (color[on] == truth[on]).float().mean() > 0.98 and (color[~on] == 0).float().mean() > 0.98
