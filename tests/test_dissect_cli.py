@@ -39,7 +39,8 @@ def test_cli_dissect_and_intervene_end_to_end(run_dir, tmp_path):
     assert "units interpretable" in r.stdout and str(out / "dissect.html") in r.stdout
     data = json.load(open(out / "dissect.json"))
     assert data["layer"] == "layer2" and len(data["units"]) == data["num_units"] == 16  # channels 8: 32, 16, 8
-    assert data["class_names"] == ["background", "circle", "square", "triangle"]
+    assert data["class_names"] == ["background", "circle", "square", "triangle", "red", "green", "blue", "yellow",
+                                   "magenta", "cyan", "orange"]  # shape head, then colour head (not "none")
     assert data["settings"]["n"] == 40 and data["settings"]["threshold"] == "iqr"
     assert all(os.path.getsize(out / "image" / f"unit-{u:04d}.png") > 0 for u in range(16))
 

@@ -70,7 +70,8 @@ def ablation_table(G, seg, layer, rankings, base, n, seed, top):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--run", required=True)
+    ap.add_argument("--run", help="a dcgan-shapes run directory")
+    ap.add_argument("--numbers", help="write the section from a numbers.json of an earlier run (no recomputing)")
     ap.add_argument("--layer", default="layer2", help="main layer for interventions (8×8, like the paper's layer4)")
     ap.add_argument("--n", type=int, default=1000, help="samples for dissection and for each measurement")
     ap.add_argument("--top", type=int, default=20)
@@ -80,6 +81,11 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "runs", "claims", "dissection"))
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+    if args.numbers:
+        with open(args.numbers) as f:
+            return write_section(args, json.load(f))
+    if not args.run:
+        ap.error("--run or --numbers is required")
     torch.set_num_threads(1)
     t0 = time.time()
     loaded = ganforge.load(args.run, ema=not args.raw_weights)
@@ -155,29 +161,35 @@ def main():
                                            n=8, seed=21)
         edits += [before, after]
     ablate_png = save_png(make_grid(torch.cat(edits), nrow=8), os.path.join(PICTURES, "dissection-ablate.png"))
-    numbers = {"layers": {k: v.summary() for k, v in layers.items()}, "base_fractions": base.tolist(),
+    numbers = {"layers": {k: dict(v.summary(), feature_size=v.feature_size) for k, v in layers.items()},
+               "base_fractions": base.tolist(), "units": U, "steps": int(loaded.checkpoint.rstrip("/").rsplit("-", 1)[-1]),
+               "pictures": [units_png, ablate_png],
                "ablation": {f"{c}/{r}": v for (c, r), v in table.items()},
                "ablation_small": {f"{c}/{r}": v for (c, r), v in table_small.items()},
-               "insertion": inserts, "repair": repairs, "seconds": round(time.time() - t0, 1)}
+               "insertion": inserts, "repair": repairs, "seconds": round(time.time() - t0, 1), "n": args.n,
+               "fid_n": args.fid_n}
     with open(os.path.join(args.out, "numbers.json"), "w") as f:
         json.dump(numbers, f, indent=1)
     print(json.dumps(numbers)[:3000])
     if not args.no_write:
-        write_section(args, loaded, layers, base, table, table_small, inserts, repairs, U,
-                      [units_png, ablate_png], numbers["seconds"])
+        write_section(args, numbers)
 
 
-def write_section(args, loaded, layers, base, table, table_small, inserts, repairs, U, pictures, seconds):
-    steps = int(loaded.checkpoint.rstrip("/").rsplit("-", 1)[-1])
+def write_section(args, numbers):
+    """docs/claims.md section from the numbers (also: --numbers FILE rewrites it without recomputing)."""
+    steps, U, seconds, pictures = numbers["steps"], numbers["units"], numbers["seconds"], numbers["pictures"]
+    base = torch.tensor(numbers["base_fractions"])
+    table = {tuple(k.split("/")): v for k, v in numbers["ablation"].items()}
+    table_small = {tuple(k.split("/")): v for k, v in numbers["ablation_small"].items()}
+    inserts, repairs = numbers["insertion"], numbers["repair"]
     lines = ["| layer | featuremap | units | interpretable | share | best IoU: background / circle / square / "
              "triangle | best colour IoU | interpretable units by label |", "|---|---|---:|---:|---:|---|---|---|"]
-    for name, r in layers.items():
-        s = r.summary()
+    for name, s in numbers["layers"].items():
         b = s["best_per_class"]
-        colours = [c for c in r.class_names if c not in ("background",) + SHAPES]
+        colours = [c for c in b if c not in ("background",) + SHAPES]
         best_colour = max(colours, key=lambda c: b[c]["iou"]) if colours else None
         by_label = ", ".join(f"{c} {k}" for c, k in s["interpretable_per_class"].items() if k) or "none"
-        lines.append(f"| {name} | {'×'.join(map(str, r.feature_size))} | {s['units']} | {s['interpretable']} | "
+        lines.append(f"| {name} | {'×'.join(map(str, s['feature_size']))} | {s['units']} | {s['interpretable']} | "
                      f"{100 * s['share_interpretable']:.0f}% | "
                      + " / ".join(f"{b[c]['iou']:.2f}" for c in ("background",) + SHAPES)
                      + (f" | {b[best_colour]['iou']:.2f} ({best_colour})" if best_colour else " | —")
@@ -199,7 +211,7 @@ def write_section(args, loaded, layers, base, table, table_small, inserts, repai
     for cls, v in inserts.items():
         lines.append(f"| {cls} | {v['inside']['insert_gain']:+.3f} | {v['outside']['insert_gain']:+.3f} | "
                      f"{v['inside']['ace']:+.3f} | {v['outside']['ace']:+.3f} |")
-    lines += ["", f"Artifact repair: FID (shapes-evaluator features, {args.fid_n} samples vs 5,000 real) before and "
+    lines += ["", f"Artifact repair: FID (shapes-evaluator features, {numbers['fid_n']} samples vs 5,000 real) before and "
               f"after ablating the units that most raise the artifact score (the top {max(1, round(U * 20 / 512))} = "
               f"the paper's 20/512 share, and the top {args.top}), and after as many random units (mean of 3 "
               f"draws):", "", "| artifact ranking | FID before | FID after | FID random units |",
@@ -208,7 +220,8 @@ def write_section(args, loaded, layers, base, table, table_small, inserts, repai
         lines.append(f"| {name} | {r['fid_before']:.2f} | {r['fid_after']:.2f} | {r['fid_random']:.2f} |")
     rel = [os.path.relpath(p, os.path.join(REPO, "docs")) for p in pictures]
     lines += ["", f"Generator: {steps} iterations" + (f" (`{args.train_command}`)" if args.train_command else "")
-              + f", {'raw' if args.raw_weights else 'EMA (if any)'} weights; {args.n} samples per measurement; {seconds / 60:.0f} min on one CPU thread. Pictures: "
+              + f", {'raw' if args.raw_weights else 'EMA (if any)'} weights; {numbers['n']} samples per measurement; "
+              f"{seconds / 60:.0f} min on one shared CPU thread. Pictures: "
               f"[top units per class]({rel[0]}) (two best units of circle, square, triangle; region above the "
               f"threshold outlined), [ablations]({rel[1]}) (row pairs: before / after ablating a class's top "
               f"units).", "", VERDICT]
@@ -220,7 +233,8 @@ def write_section(args, loaded, layers, base, table, table_small, inserts, repai
         "allows; ablating 20 manually or per-unit-FID flagged artifact units lowers FID on bedrooms (reported "
         "≈43 → ≈27, random 20 units ≈ unchanged).",
         "\n".join(lines),
-        "python benchmarks/claims/dissection.py --run RUN" + (" --raw-weights" if args.raw_weights else ""))
+        f"python benchmarks/claims/dissection.py --run RUN --n {numbers['n']} --fid-n {numbers['fid_n']}"
+        + (" --raw-weights" if args.raw_weights else ""))
 
 
 # What the numbers mean, written after looking at the last run's numbers and pictures (update when re-running).
