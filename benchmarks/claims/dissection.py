@@ -238,7 +238,24 @@ def write_section(args, numbers):
 
 
 # What the numbers mean, written after looking at the last run's numbers and pictures (update when re-running).
-VERDICT = "(verdict pending)"
+VERDICT = (
+    "Verdict on the 7,500-iteration seed-0 run (n = 500). **Units specialise, but by colour, not by shape**: "
+    "every interpretable unit (16% of layer1, 9% of layer2, 8% of layer3) is labelled by an object colour "
+    "(mostly blue and magenta); no unit passes the IoU/IQR rule for a shape class, whose best IoUs stay at "
+    "0.13-0.18 (triangle 0.05): this DCGAN draws rounded blobs whose shape the segmenter often reads as circle or "
+    "square from one sample to the next, and units that track \"an object here\" overlap each shape class only "
+    "partly. **Ablation reproduces for circles**: the top units by per-unit ACE remove 0.92 of circle pixels "
+    "(top 20 of 96) and the top 4 by IoU (the paper's 20/512 share) remove 0.69, while the other shapes' pixels "
+    "change by −6% / −8% (the paper: 0.60 trees, 0.77 domes). For squares only the learned-α ranking removes most "
+    "pixels (0.70) and then it also removes 74% of the other shapes: not specific. Triangles (1.4% of pixels, "
+    "rarely drawn) are not removable; ablations mostly turn other blobs into triangle-looking ones. **Insertion "
+    "is local**: square units inserted in the top-left box add 25% square pixels there and 1% elsewhere; circle "
+    "units +5% inside, −1% outside; triangle ≈ 0. **Artifact repair does not reproduce**: the generator's "
+    "visible artifacts (dotted black backgrounds, see the top images of unit 81) are tied to units that also "
+    "draw objects, and zeroing any 4 or 20 units of 96 raises FID (5.6 → 11.8 for the discriminator-ranked "
+    "top 4, vs 16.6 for 4 random units; per-unit-FID ranking 20.4): the rankings are less harmful than random, "
+    "but no ablation improves FID. Ablating 20 of 96 units (21%, vs 4% in the paper) visibly damages the images "
+    "(ablation picture).")
 
 
 if __name__ == "__main__":
