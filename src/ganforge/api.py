@@ -110,10 +110,11 @@ def train(config, overrides: Sequence[str] = (), run_dir: Optional[str] = None, 
     from .train.distributed import shutdown
 
     cfg = config if isinstance(config, Config) and not overrides else load_config(config, overrides)
-    try:
-        return Trainer(cfg, run_dir=run_dir, resume=resume, overwrite=overwrite).fit()
-    finally:
-        shutdown()  # leaves a torchrun process group, if this call joined one
+    result = Trainer(cfg, run_dir=run_dir, resume=resume, overwrite=overwrite).fit()
+    # Leave a torchrun process group, if this call joined one -- only after a normal end: after an error a peer may
+    # be inside a collective, and torchrun stops the other ranks when this one exits.
+    shutdown()
+    return result
 
 
 def load_discriminator(run_dir: str, device: str = "cpu"):

@@ -120,5 +120,8 @@ def sync_batchnorm(module: torch.nn.Module, device: torch.device) -> torch.nn.Mo
 
 
 def shutdown() -> None:
+    """Leave the process group after a run that ended normally on every rank: wait for all ranks first, so no rank
+    tears its connections down while a peer is still finishing (gloo can abort a process that exits early)."""
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
