@@ -127,3 +127,12 @@ def test_run_directory_layout(tmp_path):
     meta = json.loads((ckpt / "state.json").read_text())
     assert meta["counters"] == {"step": 4, "g_steps": 4, "d_steps": 4, "images_seen": 64}
     assert meta["data_info"]["shape"] == [1, 32, 32]
+
+
+def test_top_level_train_still_trains_after_its_subpackage_is_imported(tmp_path):
+    """`ganforge.train` names the facade and the subpackage; importing the latter must not break the former."""
+    import ganforge
+    import ganforge.train.trainer  # noqa: F401  (binds the subpackage on `ganforge`)
+
+    result = ganforge.train(tiny_config(steps=3), run_dir=str(tmp_path / "run"))
+    assert result.step == 3 and os.path.isfile(os.path.join(result.checkpoint, "state.json"))

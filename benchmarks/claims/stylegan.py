@@ -45,11 +45,9 @@ def predict(ev, x: torch.Tensor) -> dict:
 
 
 @torch.no_grad()
-def claim_mixing(args) -> None:
-    g = ganforge.load(args.run).generator
-    ev = load_extractor("shapes")
-    n = args.n
-    gen = torch.Generator().manual_seed(0)
+def mixing_table(g, ev, n: int, gen: torch.Generator):
+    """Rows of the mixing table for one generator (share of mixed images whose attribute follows B) and the
+    noise-stability line."""
     wa, wb = (g.broadcast(g.mapping(g.sample_z(n, generator=gen))) for _ in range(2))
     noise = [t.expand(n, -1, -1, -1) for t in g.make_noise(1, gen)]
     pa, pb = predict(ev, g.synthesis(wa, noise)), predict(ev, g.synthesis(wb, noise))
@@ -76,24 +74,38 @@ def claim_mixing(args) -> None:
         for h in heads:
             stable[h] += int((p[h] == p[h].mode().values).all())
     noise_row = ", ".join(f"{h} {100 * stable[h] / m:.1f} %" for h in heads)
-    measured = "\n".join(rows + ["", f"{n} pairs (A, B) of the trained `stylegan-shapes` generator (EMA), one "
-                                     f"fixed noise; attributes predicted by the shipped shapes evaluator; a cell "
-                                     f"counts the pairs where A and B differ in that attribute.", "",
-                                     f"Noise inputs: for {m} latents × {draws} noise draws, the share of latents "
-                                     f"whose predicted attribute is the same under every draw: **{noise_row}**."])
+    return rows, (f"Noise inputs: for {m} latents × {draws} noise draws, the share of latents whose predicted "
+                  f"attribute is the same under every draw: **{noise_row}**.")
+
+
+def claim_mixing(args) -> None:
+    ev = load_extractor("shapes")
+    parts = []
+    for run in args.run or [os.path.join(RUNS, "stylegan-shapes")]:
+        loaded = ganforge.load(run)
+        rows, noise_line = mixing_table(loaded.generator, ev, args.n, torch.Generator().manual_seed(0))
+        m = loaded.config.method
+        how = f"progressive growing from {4 * 2 ** m.start_level}²" if m.name == "progressive" else "fixed resolution"
+        parts += [f"**{os.path.relpath(run, REPO)}** ({how}; checkpoint {os.path.basename(loaded.checkpoint)}):", "",
+                  *rows, "", noise_line, ""]
+    measured = "\n".join(parts + [f"{args.n} pairs (A, B) per generator (EMA), one fixed noise; attributes predicted "
+                                    f"by the shipped shapes evaluator; a cell counts the pairs where A and B differ "
+                                    f"in that attribute."])
+    runs = " ".join(f"--run {os.path.relpath(r, REPO)}" for r in (args.run or []))
     write_claims_section("StyleGAN: style mixing localises, noise only adds stochastic detail (Karras et al. 2019)",
                          "Paper (§3.1, Fig. 3): copying coarse styles (4²–8²) from source B brings B's pose, "
                          "face shape and glasses; middle styles (16²–32²) smaller features; fine styles (64²–1024²) "
                          "mainly the colour scheme. §3.2, Fig. 4: the noise changes only stochastic detail (hair, "
                          "freckles) and leaves identity and pose intact.", measured,
-                         f"OMP_NUM_THREADS=1 python benchmarks/claims/stylegan.py mixing --run {os.path.relpath(args.run, REPO)}")
+                         f"OMP_NUM_THREADS=1 python benchmarks/claims/stylegan.py mixing {runs}".rstrip())
 
 
 def claim_ppl(args) -> None:
     from ganforge.metrics.ppl import perceptual_path_length
     from ganforge.metrics.separability import linear_separability
 
-    gens = {"StyleGAN (`stylegan-shapes`)": (ganforge.load(args.run).generator, ("z", "w")),
+    run = (args.run or [os.path.join(RUNS, "stylegan-shapes")])[0]
+    gens = {"StyleGAN (`stylegan-shapes`)": (ganforge.load(run).generator, ("z", "w")),
             "traditional DCGAN (`dcgan-shapes`)": (ganforge.load(args.dcgan_run).generator, ("z",))}
     rows = ["| generator | space | PPL full | PPL end | separability (2^ΣH, bits) |", "|---|---|---:|---:|---:|"]
     protocol = None
@@ -169,7 +181,8 @@ def claim_progan(args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("claim", choices=["mixing", "ppl", "progan"])
-    ap.add_argument("--run", default=os.path.join(RUNS, "stylegan-shapes"))
+    ap.add_argument("--run", action="append", help="trained StyleGAN run(s) (mixing: repeat to compare several; "
+                    "default runs/claims/stylegan-shapes)")
     ap.add_argument("--dcgan-run", default=os.path.join(REPO, "runs", "dissect-dcgan2-5000"),
                     help="a traditional generator trained on shapes (for `ppl`)")
     ap.add_argument("--n", type=int, default=1000)

@@ -36,6 +36,7 @@ class TrainConfig:
     n_samples: int = 64  # images in each sample grid (fixed z)
     ema: float = 0.0  # generator EMA decay; 0 disables it
     ema_start: int = 0  # iterations before the EMA starts tracking (it copies the weights until then)
+    ema_warmup: bool = False  # decay min(ema, (1 + t) / (10 + t)) at tracked update t: short runs forget the init
     progress: bool = True  # progress bar
     tensorboard: bool = True  # write TensorBoard events when tensorboard is installed
     out_dir: str = "runs"

@@ -12,9 +12,7 @@ Generative Adversarial Networks", ICLR 2019 (arXiv 1811.10597). One idea per mod
 * :mod:`.artifacts`  artifact-unit rankings and FID before/after ablating them;
 * :mod:`.report`     HTML + JSON report with outlined top images.
 """
-import sys
-import types
-
+from .._facade import make_callable
 from .artifacts import discriminator_fake_score, repair_fid, unit_fid, unit_score_effects
 from .dissect import LayerDissection, UnitRecord, dissect, dissect_layers
 from .hooks import capture, edit, region_mask, resolve_layer
@@ -30,16 +28,4 @@ __all__ = ["LayerDissection", "RunningQuantile", "SegmenterNet", "UnitRecord", "
            "segment", "unit_fid", "unit_score_effects", "upsample", "write_report"]
 
 
-class _CallablePackage(types.ModuleType):
-    """`ganforge.dissect` names both this package and the facade function ``ganforge.dissect(...)``: Python
-    binds an imported subpackage as an attribute of its parent, replacing the function. Calling the package
-    therefore calls the facade (which also accepts a run directory); the import of the API layer happens only
-    at call time, so this package itself still depends on models and metrics only."""
-
-    def __call__(self, generator, *args, **kwargs):
-        from ..api import dissect as facade
-
-        return facade(generator, *args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage
+make_callable(__name__, "ganforge.api:dissect")  # ganforge.dissect(...) works after this package is imported

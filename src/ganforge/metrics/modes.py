@@ -16,11 +16,14 @@ are missing (0·log 0 = 0), and NaN when no sample is assigned to any mode.
 """
 from __future__ import annotations
 
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
-ArrayLike = Union[np.ndarray, "torch.Tensor"]  # noqa: F821
+if TYPE_CHECKING:  # metrics take tensors too, without importing torch at run time
+    import torch
+
+ArrayLike = Union[np.ndarray, "torch.Tensor"]
 
 
 def _as_numpy(a) -> np.ndarray:

@@ -5,9 +5,7 @@ and a pluggable VGG-19 encoder (local safetensors weights). See ``nets``, ``weig
 ``ganforge.stylize`` is both this package and the function ``ganforge.stylize(content, style, alpha)``: importing
 the package rebinds the name on ``ganforge`` to the package, so the package module itself is made callable.
 """
-import sys
-import types
-
+from .._facade import make_callable
 from .api import reconstruction_error, stylize, stylize_tensors, to_pil
 from .nets import Decoder, Encoder, StyleTransferNet, StylizerConfig, style_loss
 from .weights import load_stylizer, load_vgg19_encoder, save_stylizer
@@ -16,9 +14,4 @@ __all__ = ["Decoder", "Encoder", "StyleTransferNet", "StylizerConfig", "load_sty
            "reconstruction_error", "save_stylizer", "style_loss", "stylize", "stylize_tensors", "to_pil"]
 
 
-class _CallableModule(types.ModuleType):
-    def __call__(self, content, style, alpha=1.0, **kwargs):
-        return stylize(content, style, alpha, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, "ganforge.stylize.api:stylize")

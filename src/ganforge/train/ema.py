@@ -8,11 +8,17 @@ from torch import nn
 
 
 class EMA:
-    """Keeps `shadow` = β·shadow + (1−β)·weights after every update; buffers (e.g. BN statistics) are copied."""
+    """Keeps `shadow` = β·shadow + (1−β)·weights after every update; buffers (e.g. BN statistics) are copied.
 
-    def __init__(self, model: nn.Module, beta: float, start: int = 0):
+    `warmup` uses β_t = min(β, (1 + t) / (10 + t)) at the t-th tracked update (the num_updates rule of
+    TensorFlow's ExponentialMovingAverage; StyleGAN2-ADA's ema_rampup serves the same end): with β = 0.999 a plain
+    EMA still holds 0.999^600 = 55 % of the initial weights after 600 updates, the warm-up ≈ 0 %, and long runs
+    are unchanged."""
+
+    def __init__(self, model: nn.Module, beta: float, start: int = 0, warmup: bool = False):
         self.beta = float(beta)
         self.start = int(start)
+        self.warmup = bool(warmup)
         self.shadow = copy.deepcopy(model).eval().requires_grad_(False)
         self.updates = 0
         self._stateful = [(d, s) for d, s in zip(self.shadow.modules(), model.modules())
@@ -20,7 +26,8 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        beta = self.beta if self.updates >= self.start else 0.0
+        t = self.updates - self.start
+        beta = 0.0 if t < 0 else min(self.beta, (1 + t) / (10 + t)) if self.warmup else self.beta
         src = list(model.parameters())
         dst = list(self.shadow.parameters())
         if beta == 0.0:

@@ -94,7 +94,7 @@ class Trainer:
         self.stream = BatchStream(self.dataset, t.batch_size, seed=t.seed, rank=self.dist.rank,
                                   world_size=self.dist.world_size)
         self.method = self._build_method()
-        self.ema = EMA(self.method.generator, t.ema, t.ema_start) if t.ema > 0 else None
+        self.ema = EMA(self.method.generator, t.ema, t.ema_start, t.ema_warmup) if t.ema > 0 else None
         if t.compile:
             for net in self.method.networks().values():
                 net.compile()
