@@ -47,3 +47,51 @@ def test_start_copies_the_weights_until_tracking_begins():
         model.weight.fill_(2.0)
     ema.update(model)  # first tracked update: β_0 = min(0.9, 1/10) = 0.1
     assert math.isclose(float(ema.shadow.weight[0, 0]), 0.1 * 1.0 + 0.9 * 2.0, rel_tol=1e-6)
+
+
+def _bn_generator():
+    from ganforge.models.base import Generator
+
+    class G(Generator):
+        z_dim = 4
+
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 3)
+            self.bn = torch.nn.BatchNorm1d(3)
+
+        def forward(self, z, y=None):
+            return self.bn(self.fc(z))
+
+    return G()
+
+
+def test_batchnorm_statistics_of_the_ema_copy_are_its_own():
+    """EMA weights differ from the live ones, so the live BN statistics do not fit them; after the refresh the
+    shadow's running mean/var are those of its own pre-BN activations, and training is untouched."""
+    torch.manual_seed(0)
+    model = _bn_generator()
+    ema = EMA(model, 0.5)
+    with torch.no_grad():
+        model.fc.bias.fill_(10.0)  # live weights move far from the average
+    model.train()
+    model(torch.randn(256, 4))  # live statistics, of the live weights
+    ema.update(model)
+    assert torch.allclose(ema.shadow.bn.running_mean, model.bn.running_mean)  # copied: wrong for the shadow
+    state = torch.random.get_rng_state()
+    ema.refresh_batchnorm(batches=8, batch_size=512, seed=3)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the global RNG is untouched
+    gen = torch.Generator().manual_seed(3)
+    z = torch.cat([ema.shadow.sample_z(512, generator=gen) for _ in range(8)])
+    with torch.no_grad():
+        pre = ema.shadow.fc(z)
+    assert torch.allclose(ema.shadow.bn.running_mean, pre.mean(0), atol=1e-5)
+    assert torch.allclose(ema.shadow.bn.running_var, pre.var(0), rtol=1e-3)  # unbiased per pass, averaged
+    assert abs(float(ema.shadow.bn.running_mean.mean()) - 5.0) < 1.0  # the average bias: halfway to 10
+    assert not ema.shadow.training and ema.shadow.bn.momentum == 0.1
+    # The eval-mode output of the shadow is now normalised: mean ≈ 0 per feature.
+    with torch.no_grad():
+        out = ema.shadow(torch.randn(4096, 4))
+    assert out.mean(0).abs().max() < 0.1
+    ema.update(model)  # the next update copies the live statistics back
+    assert torch.allclose(ema.shadow.bn.running_mean, model.bn.running_mean)

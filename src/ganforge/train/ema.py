@@ -6,6 +6,8 @@ import copy
 import torch
 from torch import nn
 
+from ..models.base import cycled_labels
+
 
 class EMA:
     """Keeps `shadow` = β·shadow + (1−β)·weights after every update; buffers (e.g. BN statistics) are copied.
@@ -23,6 +25,9 @@ class EMA:
         self.updates = 0
         self._stateful = [(d, s) for d, s in zip(self.shadow.modules(), model.modules())
                           if type(s).get_extra_state is not nn.Module.get_extra_state]
+        self._norms = [m for m in self.shadow.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                       and m.track_running_stats]
+        self._fresh_at = None  # `updates` when the BatchNorm statistics were last recomputed
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
@@ -40,9 +45,39 @@ class EMA:
             m_dst.set_extra_state(m_src.get_extra_state())
         self.updates += 1
 
+    @torch.no_grad()
+    def refresh_batchnorm(self, batches: int = 16, batch_size: int = 64, seed: int = 0) -> None:
+        """Recompute the shadow's BatchNorm running statistics from its own activations (the "standing
+        statistics" of Brock, Donahue & Simonyan 2019, BigGAN): the live network's statistics, copied at every
+        update, belong to the live weights, not to their average, and a BN generator's EMA samples drawn with them
+        come out washed out. Averages `batches` train-mode passes on latents from a private seeded generator (the
+        global RNG state is restored, so every rank gets the same result); a no-op without BatchNorm or when
+        nothing changed since the last call. The next `update` copies the live statistics back, so training is
+        unaffected."""
+        if not self._norms or self._fresh_at == self.updates:
+            return
+        saved = [m.momentum for m in self._norms]
+        for m in self._norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the passes
+        gen = torch.Generator().manual_seed(seed)
+        device = next(self.shadow.parameters()).device
+        self.shadow.train()
+        try:
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                for _ in range(batches):
+                    z = self.shadow.sample_z(batch_size, generator=gen).to(device)
+                    self.shadow(z, cycled_labels(self.shadow, batch_size, device))
+        finally:
+            self.shadow.eval()
+            for m, momentum in zip(self._norms, saved):
+                m.momentum = momentum
+        self._fresh_at = self.updates
+
     def state_dict(self) -> dict:
         return self.shadow.state_dict()
 
     def load_state_dict(self, state: dict, updates: int) -> None:
         self.shadow.load_state_dict(state)
         self.updates = int(updates)
+        self._fresh_at = None

@@ -148,9 +148,18 @@ class Trainer:
         return not resume and has_ckpt
 
     # -- checkpoints ------------------------------------------------------------------------------------------------
+    def sampling_generator(self):
+        """The generator that draws samples and scores: the EMA copy (BatchNorm statistics recomputed for its
+        weights) when the run keeps one, else the live generator."""
+        if self.ema is None:
+            return self.method.generator
+        self.ema.refresh_batchnorm(seed=self.config.train.seed)
+        return self.ema.shadow
+
     def _state(self) -> dict:
         state = self.method.state_dict()
         if self.ema is not None:
+            self.sampling_generator()  # the saved EMA generator samples well when loaded alone
             state["ema"] = self.ema.state_dict()
         state["trainer"] = {"step": self.step, "data": self.stream.state_dict(), "rng": rng.capture(),
                             "ema_updates": self.ema.updates if self.ema else 0}
@@ -202,7 +211,7 @@ class Trainer:
     # -- pictures ---------------------------------------------------------------------------------------------------
     @torch.no_grad()
     def write_samples(self) -> str:
-        g = self.ema.shadow if self.ema is not None else self.method.generator
+        g = self.sampling_generator()
         was_training = g.training
         g.eval()
         x = g(self.fixed_z.to(self.device), cycled_labels(g, len(self.fixed_z), self.device))
@@ -223,7 +232,7 @@ class Trainer:
         from ..evaluation import evaluate
 
         t = self.config.train
-        g = self.ema.shadow if self.ema is not None else self.method.generator
+        g = self.sampling_generator()
         was_training = g.training
         g.eval()
         try:
