@@ -154,3 +154,23 @@ def test_noise_inputs_change_only_detail_and_are_reproducible():
     for layer in g.synthesis_net.layers:
         torch.nn.init.zeros_(layer.noise.weight)
     assert torch.allclose(g.synthesis(ws, n1), g.synthesis(ws, n2))  # B = 0: noise has no effect
+
+
+def test_a_constant_of_ones_leaves_the_first_layer_pattern_to_the_noise():
+    """StyleGAN v1's constant of ones is spatially flat, so after the first instance norm the 4×4 pattern is the
+    normalised noise alone, however small its learned strength; an N(0, 1) constant (StyleGAN2) has its own."""
+    def first_layer(const_init, noise_strength):
+        torch.manual_seed(0)
+        g = _gen(const_init=const_init).eval()
+        layer = g.synthesis_net.layers[0]
+        with torch.no_grad():
+            layer.noise.weight.fill_(noise_strength)
+            w = g.mapping(torch.randn(2, g.z_dim))
+            x = g.synthesis_net.const.expand(2, -1, -1, -1)
+            noise = torch.randn(2, 1, 4, 4)
+            return layer(x, w, noise), layer(x, w, -noise)
+
+    a, b = first_layer("ones", 1e-3)
+    assert (a - b).abs().mean() > 0.5  # flipping a noise of strength 1e-3 flips the whole pattern
+    a, b = first_layer("normal", 1e-3)
+    assert (a - b).abs().mean() < 0.05  # the constant's own structure dominates

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ConfigError
 from ..nn.blur import Blur
 from ..nn.equalized import EqualConv2d, EqualLinear
 from ..nn.noise import NoiseInjection
@@ -46,6 +47,11 @@ class StyleGANGeneratorConfig:
     w_avg_beta: float = 0.995
     truncation_psi: float = 1.0  # applied when sampling (eval mode); 1 = off
     truncation_cutoff: int = 8  # layers < cutoff are truncated (0 = all layers)
+    const_init: str = "ones"  # the learned constant's init: ones (StyleGAN v1 code) | normal (StyleGAN2 code)
+
+    def validate(self):
+        if self.const_init not in ("ones", "normal"):
+            raise ConfigError(f"generator.const_init must be ones or normal, got {self.const_init!r}")
 
 
 @dataclass
@@ -90,11 +96,15 @@ class StyleLayer(nn.Module):
 
 
 class SynthesisNetwork(Progressive):
-    def __init__(self, out_shape, w_dim: int, channels: int = 128, channel_base: int = 2048):
+    def __init__(self, out_shape, w_dim: int, channels: int = 128, channel_base: int = 2048,
+                 const_init: str = "ones"):
         c, res, _ = out_shape
         super().__init__(res)
         w = [nf(4 * 2 ** k, channel_base, channels) for k in range(self.max_level + 1)]
-        self.const = nn.Parameter(torch.ones(1, w[0], 4, 4))
+        # A constant of ones is spatially flat: the first instance norm then turns the (tiny) first-layer noise
+        # into the whole 4×4 pattern until the constant has learned structure; N(0, 1) starts with structure.
+        init = torch.ones if const_init == "ones" else torch.randn
+        self.const = nn.Parameter(init(1, w[0], 4, 4))
         layers = [StyleLayer(w[0], w[0], w_dim, conv=False), StyleLayer(w[0], w[0], w_dim)]
         for k in range(1, self.max_level + 1):
             layers += [StyleLayer(w[k - 1], w[k], w_dim, up=True), StyleLayer(w[k], w[k], w_dim)]
@@ -122,11 +132,11 @@ class StyleGANGenerator(Generator):
     def __init__(self, out_shape, z_dim: int = 128, w_dim: int = 128, mapping_layers: int = 8,
                  mapping_lr_mul: float = 0.01, channels: int = 128, channel_base: int = 2048,
                  style_mixing: float = 0.9, w_avg_beta: float = 0.995, truncation_psi: float = 1.0,
-                 truncation_cutoff: int = 8):
+                 truncation_cutoff: int = 8, const_init: str = "ones"):
         super().__init__()
         self.z_dim, self.w_dim, self.out_shape = z_dim, w_dim, tuple(out_shape)
         self.mapping_net = MappingNetwork(z_dim, w_dim, mapping_layers, mapping_lr_mul)
-        self.synthesis_net = SynthesisNetwork(out_shape, w_dim, channels, channel_base)
+        self.synthesis_net = SynthesisNetwork(out_shape, w_dim, channels, channel_base, const_init)
         self.register_buffer("w_avg", torch.zeros(w_dim))
         self.style_mixing, self.w_avg_beta = style_mixing, w_avg_beta
         self.truncation_psi, self.truncation_cutoff = truncation_psi, truncation_cutoff
@@ -196,7 +206,7 @@ class StyleGANGenerator(Generator):
 def build_stylegan_generator(cfg: StyleGANGeneratorConfig, info) -> StyleGANGenerator:
     return StyleGANGenerator(image_shape(info, "stylegan"), cfg.z_dim, cfg.w_dim, cfg.mapping_layers,
                              cfg.mapping_lr_mul, cfg.channels, cfg.channel_base, cfg.style_mixing, cfg.w_avg_beta,
-                             cfg.truncation_psi, cfg.truncation_cutoff)
+                             cfg.truncation_psi, cfg.truncation_cutoff, cfg.const_init)
 
 
 @DISCRIMINATORS.register("stylegan", StyleGANDiscriminatorConfig)
