@@ -54,7 +54,7 @@ class EMA:
         global RNG state is restored, so every rank gets the same result); a no-op without BatchNorm or when
         nothing changed since the last call. The next `update` copies the live statistics back, so training is
         unaffected."""
-        if not self._norms or self._fresh_at == self.updates:
+        if not self._norms or self._fresh_at == self.updates or self._synchronised():
             return
         saved = [m.momentum for m in self._norms]
         for m in self._norms:
@@ -73,6 +73,14 @@ class EMA:
             for m, momentum in zip(self._norms, saved):
                 m.momentum = momentum
         self._fresh_at = self.updates
+
+    def _synchronised(self) -> bool:
+        """SyncBatchNorm under torchrun (GPUs) would turn the refresh into a collective that only some ranks
+        enter (samples are drawn on rank 0 alone): the shadow keeps the live statistics there."""
+        import torch.distributed as dist
+
+        return any(isinstance(m, nn.SyncBatchNorm) for m in self._norms) and dist.is_available() \
+            and dist.is_initialized() and dist.get_world_size() > 1
 
     def state_dict(self) -> dict:
         return self.shadow.state_dict()
