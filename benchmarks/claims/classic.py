@@ -123,8 +123,9 @@ def class_accuracy(run: str, per_class: int = 1000) -> float:
 def claim_conditional(args) -> None:
     rows = ["| preset | generator updates | evaluator accuracy on class-conditioned samples | FID |",
             "|---|---:|---:|---:|"]
-    for preset in args.presets.split(","):
-        steps = args.steps or load_config(preset).train.steps  # default: the preset's own budget
+    for entry in args.presets.split(","):
+        preset, _, own = entry.partition(":")  # "preset:steps" sets that preset's budget
+        steps = int(own) if own else args.steps or load_config(preset).train.steps  # default: the preset's own
         run = train(preset, preset, [f"train.steps={steps}", f"train.eval_every={steps}", "train.eval_n=2000",
                                      "train.eval_metrics=fid", f"train.threads={args.threads}"])
         fid = [r for r in read_metrics(os.path.join(run, "metrics.jsonl")) if "eval/fid" in r][-1]["eval/fid"]
@@ -153,7 +154,8 @@ def main() -> None:
                     help="generator updates per run (default: 1500; for 'conditional', each preset's own)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--presets", default=DEFAULT_CONDITIONAL,
-                    help="for 'conditional': which class-conditional presets (finished runs are reused)")
+                    help="for 'conditional': which class-conditional presets, each optionally as PRESET:STEPS "
+                         "(finished runs are reused)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     for name, fn in CLAIMS.items():
