@@ -44,25 +44,47 @@ def predict(ev, x: torch.Tensor) -> dict:
     return {k: torch.cat(v) for k, v in out.items()}
 
 
+def silhouette(x: torch.Tensor) -> torch.Tensor:
+    """The object's mask: pixels farther than 0.5 (RGB in [-1, 1]) from the background colour, taken as the median
+    of the border pixels. Colour-blind, so it measures where the object is and how big, not what colour."""
+    border = torch.cat([x[:, :, 0], x[:, :, -1], x[:, :, :, 0], x[:, :, :, -1]], dim=2)
+    return (x - border.median(dim=2).values[:, :, None, None]).norm(dim=1) > 0.5
+
+
+def iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a & b).flatten(1).sum(1) / (a | b).flatten(1).sum(1).clamp(min=1)
+
+
+def share(follows: torch.Tensor) -> str:
+    """'p % (n pairs)' for a boolean per counted pair; '— (0 pairs)' when no pair counts."""
+    n = len(follows)
+    return f"{100 * follows.double().mean():.0f} % ({n} pairs)" if n else "— (0 pairs)"
+
+
 @torch.no_grad()
 def mixing_table(g, ev, n: int, gen: torch.Generator):
     """Rows of the mixing table for one generator (share of mixed images whose attribute follows B) and the
     noise-stability line."""
     wa, wb = (g.broadcast(g.mapping(g.sample_z(n, generator=gen))) for _ in range(2))
     noise = [t.expand(n, -1, -1, -1) for t in g.make_noise(1, gen)]
-    pa, pb = predict(ev, g.synthesis(wa, noise)), predict(ev, g.synthesis(wb, noise))
+    xa, xb = g.synthesis(wa, noise), g.synthesis(wb, noise)
+    pa, pb = predict(ev, xa), predict(ev, xb)
+    sa, sb = silhouette(xa), silhouette(xb)
+    apart = iou(sa, sb) < 0.3  # pairs whose objects barely overlap: position or size differ
     heads = list(pa)
-    rows = ["| styles copied from B | " + " | ".join(f"{h}: follows B" for h in heads) + " |",
-            "|---|" + "---:|" * len(heads)]
+    rows = ["| styles copied from B | " + " | ".join(f"{h}: follows B" for h in heads)
+            + " | silhouette (position, size): follows B |", "|---|" + "---:|" * (len(heads) + 1)]
     for name, (lo, hi) in layer_ranges(g.num_ws).items():
         mixed = wa.clone()
         mixed[:, lo:hi] = wb[:, lo:hi]
-        pm = predict(ev, g.synthesis(mixed, noise))
+        xm = g.synthesis(mixed, noise)
+        pm, sm = predict(ev, xm), silhouette(xm)
         cells = []
         for h in heads:
             differ = pa[h] != pb[h]
-            cells.append(f"{100 * (pm[h][differ] == pb[h][differ]).double().mean():.0f} % "
-                         f"({int(differ.sum())} pairs)")
+            cells.append(share(pm[h][differ] == pb[h][differ]))
+        closer_b = (iou(sm, sb) > iou(sm, sa))[apart]
+        cells.append(share(closer_b))
         rows.append(f"| {name} (layers {lo}–{hi - 1}) | " + " | ".join(cells) + " |")
         print(rows[-1], flush=True)
     # noise: the same w under many noise draws
@@ -111,7 +133,9 @@ def claim_mixing(args) -> None:
                   *rows, "", noise_line, ""]
     measured = "\n".join(parts + [f"{args.n} pairs (A, B) per generator (EMA), one fixed noise; attributes predicted "
                                     f"by the shipped shapes evaluator; a cell counts the pairs where A and B differ "
-                                    f"in that attribute."])
+                                    f"in that attribute; the silhouette is the mask of pixels away from the "
+                                    f"background colour, and a pair counts when A's and B's masks overlap by IoU "
+                                    f"< 0.3; it follows B when the mixed mask overlaps B's more than A's."])
     runs = " ".join(f"--run {os.path.relpath(r, REPO)}" for r in (args.run or []))
     write_claims_section("StyleGAN: style mixing localises, noise only adds stochastic detail (Karras et al. 2019)",
                          "Paper (§3.1, Fig. 3): copying coarse styles (4²–8²) from source B brings B's pose, "
@@ -154,22 +178,29 @@ def claim_ppl(args) -> None:
 
 
 def timed_fid_curve(preset: str, overrides, seconds: float, every: float, out: str):
-    """Train for `seconds` of training time (evaluation excluded), FID every `every` seconds: [(s, step, fid)]."""
+    """Train for `seconds` of training time (evaluation excluded), scoring FID every `every` seconds for the EMA
+    generator and for the live one: [(s, step, fid_ema, fid_live)]."""
     cfg = load_config(preset, ["train.progress=false", "train.tensorboard=false", "train.eval_every=0",
                                "train.steps=1000000000", "train.checkpoint_every=1000000000", *overrides])
     trainer = Trainer(cfg, run_dir=out, overwrite=True)
     data, nonfinite = trainer.data_stream(), torch.zeros((), dtype=torch.bool)
     spent, curve, next_eval = 0.0, [], every
+
+    def fid(g):
+        return evaluate(g, cfg.data, "fid", n=1000, seed=0, dataset=trainer.dataset).scores["fid"]
+
     trainer.method.train()
     while spent < seconds:
         t0 = time.perf_counter()
         trainer.iteration(data, nonfinite)
         spent += time.perf_counter() - t0
         if spent >= next_eval or spent >= seconds:
-            g = trainer.ema.shadow if trainer.ema is not None else trainer.method.generator
-            fid = evaluate(g, cfg.data, "fid", n=1000, seed=0, dataset=trainer.dataset).scores["fid"]
-            curve.append((spent, trainer.step, fid))
-            print(f"  {preset} {overrides}: {spent:.0f}s step {trainer.step} FID {fid:.1f}", flush=True)
+            live = trainer.method.generator
+            fids = (fid(trainer.sampling_generator()) if trainer.ema is not None else float("nan"), fid(live))
+            live.train()
+            curve.append((spent, trainer.step, *fids))
+            print(f"  {preset} {overrides}: {spent:.0f}s step {trainer.step} FID EMA {fids[0]:.1f} "
+                  f"live {fids[1]:.1f}", flush=True)
             next_eval += every
     trainer.write_samples()
     return curve
@@ -181,17 +212,19 @@ def claim_progan(args) -> None:
                                                           os.path.join(RUNS, "progan-progressive")),
               "full resolution from the start": timed_fid_curve("progan-mnist", ["method.start_level=3"], seconds,
                                                                 every, os.path.join(RUNS, "progan-fixed"))}
-    best = min(f for c in curves.values() for _, _, f in c)
+    best = min(f for c in curves.values() for point in c for f in point[2:] if f == f)
     targets = sorted({round(t, 1) for t in (4 * best, 2 * best)}, reverse=True)
-    rows = ["| training | FID along the run (training seconds: FID) | " +
-            " | ".join(f"seconds to FID ≤ {t:g}" for t in targets) + " |", "|---|---|" + "---:|" * len(targets)]
+    rows = ["| training | generator | FID along the run (training seconds: FID) | " +
+            " | ".join(f"seconds to FID ≤ {t:g}" for t in targets) + " |", "|---|---|---|" + "---:|" * len(targets)]
     for name, c in curves.items():
-        reach = [next((f"{s:.0f}" for s, _, f in c if f <= t), "not reached") for t in targets]
-        rows.append(f"| {name} | " + ", ".join(f"{s:.0f}: {f:.1f}" for s, _, f in c) + " | " + " | ".join(reach)
-                    + " |")
+        for which, col in (("EMA", 2), ("live", 3)):
+            reach = [next((f"{p[0]:.0f}" for p in c if p[col] <= t), "not reached") for t in targets]
+            rows.append(f"| {name} | {which} | " + ", ".join(f"{p[0]:.0f}: {p[col]:.1f}" for p in c) + " | "
+                        + " | ".join(reach) + " |")
     measured = "\n".join(rows + ["", f"`progan-mnist` (the same networks and optimiser), {args.minutes:g} minutes "
                                      f"of training time each on one CPU thread (evaluation excluded); FID on 1,000 "
-                                     f"EMA samples, MNIST evaluator. Samples: runs/claims/progan-*/samples/."])
+                                     f"samples of the EMA generator and of the live one, MNIST evaluator. Samples: "
+                                     f"runs/claims/progan-*/samples/."])
     write_claims_section("ProGAN: progressive growing reaches a given quality sooner (Karras et al. 2018)",
                          "Paper (§2, App. A; Fig. 4b): progressive growing speeds training up — on CelebA-HQ 1024² "
                          "about 5.4× faster to the same sliced-Wasserstein distance than training all layers "
