@@ -49,6 +49,34 @@ def test_start_copies_the_weights_until_tracking_begins():
     assert math.isclose(float(ema.shadow.weight[0, 0]), 0.1 * 1.0 + 0.9 * 2.0, rel_tol=1e-6)
 
 
+def test_half_life_in_images_is_independent_of_the_batch_schedule():
+    """StyleGAN's G_smoothing_kimg: after `half-life` images the shadow is halfway, however they were batched."""
+    halfway = []
+    for batches in ([500] * 8, [1000] * 4, [250, 750, 2000, 1000]):  # 4,000 images each
+        model = _zero_model()
+        ema = EMA(model, 0.0, half_life_images=4000)
+        with torch.no_grad():
+            model.weight.fill_(1.0)
+        for images in batches:
+            ema.update(model, images)
+        halfway.append(float(ema.shadow.weight[0, 0]))
+    assert all(math.isclose(v, 0.5, rel_tol=1e-5) for v in halfway), halfway
+
+
+def test_ema_kimg_and_ema_are_alternatives(tmp_path):
+    import pytest
+
+    from ganforge.config import load_config
+    from ganforge.errors import ConfigError
+    with pytest.raises(ConfigError, match="ema_kimg"):
+        load_config("dcgan-mnist", ["train.ema=0.999", "train.ema_kimg=10"])
+    cfg = load_config("dcgan-mnist", ["train.ema_kimg=0.5", "train.steps=3", "train.batch_size=8",
+                                      "train.progress=false", "train.tensorboard=false", "train.eval_every=0"])
+    from ganforge.train import Trainer
+    trainer = Trainer(cfg, run_dir=str(tmp_path / "run"), overwrite=True)
+    assert trainer.ema is not None and math.isclose(trainer.ema.decay(8), 0.5 ** (8 / 500))
+
+
 def _bn_generator():
     from ganforge.models.base import Generator
 

@@ -34,7 +34,8 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_last: int = 3  # checkpoints kept on disk
     n_samples: int = 64  # images in each sample grid (fixed z)
-    ema: float = 0.0  # generator EMA decay; 0 disables it
+    ema: float = 0.0  # generator EMA decay per iteration; 0 disables it
+    ema_kimg: float = 0.0  # instead of ema: EMA half-life in thousands of real images (StyleGAN's G_smoothing_kimg)
     ema_start: int = 0  # iterations before the EMA starts tracking (it copies the weights until then)
     ema_warmup: bool = False  # decay min(ema, (1 + t) / (10 + t)) at tracked update t: short runs forget the init
     progress: bool = True  # progress bar
@@ -58,6 +59,9 @@ class TrainConfig:
                               f"{self.eval_n}")
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"train.ema must be in [0, 1), got {self.ema}")
+        if self.ema_kimg < 0 or (self.ema_kimg > 0 and self.ema > 0):
+            raise ConfigError(f"train.ema_kimg must be ≥ 0 and is an alternative to train.ema (set one of them), "
+                              f"got ema={self.ema}, ema_kimg={self.ema_kimg}")
 
 
 SECTIONS = {"data": DATASETS, "generator": GENERATORS, "discriminator": DISCRIMINATORS, "method": METHODS}

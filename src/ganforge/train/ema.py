@@ -11,14 +11,17 @@ from ..models.base import cycled_labels
 
 class EMA:
     """Keeps `shadow` = β·shadow + (1−β)·weights after every update; buffers (e.g. BN statistics) are copied.
+    β is fixed per update, or set from a half-life in images (`half_life_images`, see `decay`).
 
     `warmup` uses β_t = min(β, (1 + t) / (10 + t)) at the t-th tracked update (the num_updates rule of
     TensorFlow's ExponentialMovingAverage; StyleGAN2-ADA's ema_rampup serves the same end): with β = 0.999 a plain
     EMA still holds 0.999^600 = 55 % of the initial weights after 600 updates, the warm-up ≈ 0 %, and long runs
     are unchanged."""
 
-    def __init__(self, model: nn.Module, beta: float, start: int = 0, warmup: bool = False):
+    def __init__(self, model: nn.Module, beta: float, start: int = 0, warmup: bool = False,
+                 half_life_images: float = 0.0):
         self.beta = float(beta)
+        self.half_life_images = float(half_life_images)
         self.start = int(start)
         self.warmup = bool(warmup)
         self.shadow = copy.deepcopy(model).eval().requires_grad_(False)
@@ -29,10 +32,20 @@ class EMA:
                        and m.track_running_stats]
         self._fresh_at = None  # `updates` when the BatchNorm statistics were last recomputed
 
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
+    def decay(self, images: int = 0) -> float:
+        """β for the next update. With a half-life in images (StyleGAN's `G_smoothing_kimg`, Karras et al. 2019:
+        β = 0.5^(images / half-life)) the horizon is fixed in images seen, whatever the batch size or its schedule;
+        otherwise the fixed per-update β. The warm-up caps either."""
         t = self.updates - self.start
-        beta = 0.0 if t < 0 else min(self.beta, (1 + t) / (10 + t)) if self.warmup else self.beta
+        if t < 0:
+            return 0.0
+        beta = 0.5 ** (images / self.half_life_images) if self.half_life_images > 0 else self.beta
+        return min(beta, (1 + t) / (10 + t)) if self.warmup else beta
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, images: int = 0) -> None:
+        """One step towards `model`'s weights; `images`: real images this iteration drew (for a half-life)."""
+        beta = self.decay(images)
         src = list(model.parameters())
         dst = list(self.shadow.parameters())
         if beta == 0.0:

@@ -94,7 +94,8 @@ class Trainer:
         self.stream = BatchStream(self.dataset, t.batch_size, seed=t.seed, rank=self.dist.rank,
                                   world_size=self.dist.world_size)
         self.method = self._build_method()
-        self.ema = EMA(self.method.generator, t.ema, t.ema_start, t.ema_warmup) if t.ema > 0 else None
+        self.ema = EMA(self.method.generator, t.ema, t.ema_start, t.ema_warmup, 1000 * t.ema_kimg) \
+            if t.ema > 0 or t.ema_kimg > 0 else None
         if t.compile:
             for net in self.method.networks().values():
                 net.compile()
@@ -293,11 +294,12 @@ class Trainer:
 
     def iteration(self, data: DeviceStream, nonfinite: torch.Tensor) -> dict:
         """One iteration: the method's step under autocast, the EMA update and the (sync-free) non-finite guard."""
+        seen = self.stream.images_seen
         with autocast(self.config.train.precision, self.device):
             logs = self.method.step(data, self.step / self.config.train.steps)
         self.step += 1
         if self.ema is not None:
-            self.ema.update(self.method.generator)
+            self.ema.update(self.method.generator, self.stream.images_seen - seen)
         nonfinite |= ~torch.isfinite(torch.stack([v.float() for v in logs.values()])).all()
         return logs
 
