@@ -209,11 +209,11 @@ def timed_fid_curve(preset: str, overrides, seconds: float, every: float, out: s
 
 def claim_progan(args) -> None:
     seconds, every = 60 * args.minutes, 60 * args.minutes / 8
-    name, _, res = args.data.partition(":")
+    data_name, _, res = args.data.partition(":")
     res = int(res or 32)
     top = int(round(math.log2(res / 4)))
-    data = [f"data.name={name}", f"data.resolution={res}", *args.set]
-    tag = "" if args.data == DEFAULT_PROGAN_DATA else f"-{name}{res}"
+    data = [f"data.name={data_name}", f"data.resolution={res}", *args.set]
+    tag = "" if args.data == DEFAULT_PROGAN_DATA else f"-{data_name}{res}"
     curves = {f"progressive (4² → {res}²)": timed_fid_curve("progan-mnist", data, seconds, every,
                                                               os.path.join(RUNS, f"progan-progressive{tag}")),
               "full resolution from the start": timed_fid_curve("progan-mnist", [*data, f"method.start_level={top}"],
@@ -227,12 +227,12 @@ def claim_progan(args) -> None:
             reach = [next((f"{p[0]:.0f}" for p in c if p[col] <= t), "not reached") for t in targets]
             rows.append(f"| {name} | {which} | " + ", ".join(f"{p[0]:.0f}: {p[col]:.1f}" for p in c) + " | "
                         + " | ".join(reach) + " |")
-    measured = "\n".join(rows + ["", f"`progan-mnist` with data {name} at {res}² (the same networks and "
+    measured = "\n".join(rows + ["", f"`progan-mnist` with data {data_name} at {res}² (the same networks and "
                                      f"optimiser), {args.minutes:g} minutes of training time each on one CPU thread "
                                      f"(evaluation excluded); FID on 1,000 samples of the EMA generator and of the "
                                      f"live one, the data's shipped evaluator. Samples: "
                                      f"runs/claims/progan-*{tag}/samples/."])
-    where = "" if not tag else f" — {name} at {res}²"
+    where = "" if not tag else f" — {data_name} at {res}²"
     write_claims_section(f"ProGAN: progressive growing reaches a given quality sooner (Karras et al. 2018){where}",
                          "Paper (§2, App. A; Fig. 4b): progressive growing speeds training up — on CelebA-HQ 1024² "
                          "about 5.4× faster to the same sliced-Wasserstein distance than training all layers "
