@@ -34,6 +34,7 @@ from ganforge.latent.style import layer_ranges  # noqa: E402
 from ganforge.train import Trainer  # noqa: E402
 
 RUNS = os.path.join(REPO, "runs", "claims")
+DEFAULT_PROGAN_DATA = "mnist5k:32"  # `progan --data`: the claim's own setting
 
 
 @torch.no_grad()
@@ -240,8 +241,6 @@ def claim_progan(args) -> None:
                          f"OMP_NUM_THREADS=1 python benchmarks/claims/stylegan.py progan --minutes {args.minutes:g}"
                          + (f" --data {args.data}" if tag else "") + "".join(f" --set {o}" for o in args.set))
 
-
-DEFAULT_PROGAN_DATA = "mnist5k:32"
 
 
 def main() -> None:
