@@ -5,12 +5,15 @@
           colour (§3.1, Fig. 3), measured with the shapes evaluator as the share of mixed images whose predicted
           attribute follows B, among pairs where A and B differ in it; (b) noise inputs only change stochastic
           detail (§3.2, Fig. 4): the evaluator's attribute predictions stay the same across noise draws.
+  mixing-curve  The mixing shares at every kept checkpoint of one run (when localisation appears, and whether it
+          lasts).
   ppl     Perceptual path length in W below that in Z and linear separability in W below that in Z for the same
           StyleGAN (§4, Tables 3-4), with a traditional DCGAN generator on shapes (Z only) for comparison.
   progan  Progressive growing reaches a given FID sooner than the same networks trained at full resolution from the
           start (§2, Fig. 4 / Table 1 "time to converge"), on MNIST-5k at equal wall-clock.
 
     OMP_NUM_THREADS=1 python benchmarks/claims/stylegan.py mixing [--run runs/claims/stylegan-shapes]
+    OMP_NUM_THREADS=1 python benchmarks/claims/stylegan.py mixing-curve --run RUN
     OMP_NUM_THREADS=1 python benchmarks/claims/stylegan.py ppl [--run ...] [--dcgan-run ...]
     OMP_NUM_THREADS=1 python benchmarks/claims/stylegan.py progan [--minutes 10] [--data shapes:64]
 """
@@ -64,30 +67,44 @@ def share(follows: torch.Tensor) -> str:
 
 
 @torch.no_grad()
-def mixing_table(g, ev, n: int, gen: torch.Generator):
-    """Rows of the mixing table for one generator (share of mixed images whose attribute follows B) and the
-    noise-stability line."""
-    wa, wb = (g.broadcast(g.mapping(g.sample_z(n, generator=gen))) for _ in range(2))
-    noise = [t.expand(n, -1, -1, -1) for t in g.make_noise(1, gen)]
+def mixing_shares(g, ev, wa, wb, noise):
+    """For each layer range (coarse / middle / fine) and attribute, a boolean per counted pair (A, B): does the
+    image with that range's styles copied from B into A show B's attribute? An attribute counts the pairs where A
+    and B differ in it; the silhouette (position, size) the pairs whose masks overlap by IoU < 0.3, and it follows B
+    when the mixed mask overlaps B's more than A's."""
     xa, xb = g.synthesis(wa, noise), g.synthesis(wb, noise)
     pa, pb = predict(ev, xa), predict(ev, xb)
     sa, sb = silhouette(xa), silhouette(xb)
     apart = iou(sa, sb) < 0.3  # pairs whose objects barely overlap: position or size differ
-    heads = list(pa)
-    rows = ["| styles copied from B | " + " | ".join(f"{h}: follows B" for h in heads)
-            + " | silhouette (position, size): follows B |", "|---|" + "---:|" * (len(heads) + 1)]
+    out = {}
     for name, (lo, hi) in layer_ranges(g.num_ws).items():
         mixed = wa.clone()
         mixed[:, lo:hi] = wb[:, lo:hi]
         xm = g.synthesis(mixed, noise)
         pm, sm = predict(ev, xm), silhouette(xm)
-        cells = []
-        for h in heads:
-            differ = pa[h] != pb[h]
-            cells.append(share(pm[h][differ] == pb[h][differ]))
-        closer_b = (iou(sm, sb) > iou(sm, sa))[apart]
-        cells.append(share(closer_b))
-        rows.append(f"| {name} (layers {lo}–{hi - 1}) | " + " | ".join(cells) + " |")
+        out[name] = {h: (pm[h] == pb[h])[pa[h] != pb[h]] for h in pa}
+        out[name]["silhouette"] = (iou(sm, sb) > iou(sm, sa))[apart]
+    return out
+
+
+def mixing_pairs(g, n: int, gen: torch.Generator):
+    """n pairs of broadcast styles (A, B) and one fixed noise, from `gen`."""
+    wa, wb = (g.broadcast(g.mapping(g.sample_z(n, generator=gen))) for _ in range(2))
+    return wa, wb, [t.expand(n, -1, -1, -1) for t in g.make_noise(1, gen)]
+
+
+@torch.no_grad()
+def mixing_table(g, ev, n: int, gen: torch.Generator):
+    """Rows of the mixing table for one generator (share of mixed images whose attribute follows B) and the
+    noise-stability line."""
+    wa, wb, noise = mixing_pairs(g, n, gen)
+    shares = mixing_shares(g, ev, wa, wb, noise)
+    heads = [h for h in next(iter(shares.values())) if h != "silhouette"]
+    rows = ["| styles copied from B | " + " | ".join(f"{h}: follows B" for h in heads)
+            + " | silhouette (position, size): follows B |", "|---|" + "---:|" * (len(heads) + 1)]
+    for name, (lo, hi) in layer_ranges(g.num_ws).items():
+        rows.append(f"| {name} (layers {lo}–{hi - 1}) | " + " | ".join(share(shares[name][h]) for h in heads)
+                    + f" | {share(shares[name]['silhouette'])} |")
         print(rows[-1], flush=True)
     # noise: the same w under many noise draws
     draws, m = 8, min(n, 200)
@@ -145,6 +162,41 @@ def claim_mixing(args) -> None:
                          "mainly the colour scheme. §3.2, Fig. 4: the noise changes only stochastic detail (hair, "
                          "freckles) and leaves identity and pose intact.", measured,
                          f"OMP_NUM_THREADS=1 python benchmarks/claims/stylegan.py mixing {runs}".rstrip())
+
+
+def claim_mixing_curve(args) -> None:
+    """The mixing shares at every kept checkpoint of one run: when (and whether) localisation appears."""
+    import json
+
+    ev = load_extractor("shapes")
+    run = (args.run or [os.path.join(RUNS, "stylegan-shapes")])[0]
+    ckpts = sorted(d for d in os.listdir(os.path.join(run, "checkpoints")) if d.startswith("step-"))
+    fid = {}
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        for line in f:
+            r = json.loads(line)
+            if "eval/fid" in r:
+                fid[r["step"]] = r["eval/fid"]
+    cells = [("coarse", "shape"), ("coarse", "silhouette"), ("middle", "shape"), ("fine", "color"),
+             ("fine", "background"), ("fine", "shape")]
+    rows = ["| step | FID | " + " | ".join(f"{r} → {a}" for r, a in cells) + " |", "|---:|---:|" + "---:|" * len(cells)]
+    for name in ckpts:
+        g = ganforge.load(os.path.join(run, "checkpoints", name)).generator.eval()
+        shares = mixing_shares(g, ev, *mixing_pairs(g, args.n, torch.Generator().manual_seed(0)))
+        step = int(name.split("-")[1])
+        f = f"{fid[step]:.1f}" if step in fid else "—"
+        rows.append(f"| {step} | {f} | " + " | ".join(share(shares[r][a]) for r, a in cells) + " |")
+        print(rows[-1], flush=True)
+    measured = "\n".join(rows + ["", f"`{os.path.relpath(run, REPO)}`: every kept checkpoint's EMA generator, {args.n} "
+                                     f"pairs (A, B), the same seed at every step; a cell is the share of pairs whose "
+                                     f"mixed image follows B among the pairs where A and B differ (silhouette: whose "
+                                     f"objects overlap by IoU < 0.3), as in the table above; FID from the run's own "
+                                     f"evaluations (shapes evaluator)."])
+    write_claims_section(f"StyleGAN: style mixing along one run — {os.path.basename(run)}",
+                         "Paper (§3.1, Fig. 3): coarse styles bring the source's pose and shape, fine styles its "
+                         "colour scheme. Here: the same measurement at every checkpoint of one run.", measured,
+                         f"OMP_NUM_THREADS=1 python benchmarks/claims/stylegan.py mixing-curve --run "
+                         f"{os.path.relpath(run, REPO)}")
 
 
 def claim_ppl(args) -> None:
@@ -245,7 +297,7 @@ def claim_progan(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("claim", choices=["mixing", "ppl", "progan"])
+    ap.add_argument("claim", choices=["mixing", "mixing-curve", "ppl", "progan"])
     ap.add_argument("--run", action="append", help="trained StyleGAN run(s) (mixing: repeat to compare several; "
                     "default runs/claims/stylegan-shapes)")
     ap.add_argument("--dcgan-run", default=os.path.join(REPO, "runs", "dissect-dcgan2-5000"),
@@ -259,7 +311,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    {"mixing": claim_mixing, "ppl": claim_ppl, "progan": claim_progan}[args.claim](args)
+    {"mixing": claim_mixing, "mixing-curve": claim_mixing_curve, "ppl": claim_ppl, "progan": claim_progan}[args.claim](args)
 
 
 if __name__ == "__main__":
