@@ -13,7 +13,6 @@ N×K×H×W logits at the images' resolution. :func:`segment` and :func:`class_pr
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field
@@ -24,7 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import GanforgeError
-from ..metrics.evaluator import ASSETS_DIR, file_sha256
+from ..metrics.evaluator import ASSETS_DIR
+from ..utils.assets import file_sha256, read_asset_card, save_asset
 
 log = logging.getLogger(__name__)
 
@@ -139,27 +139,14 @@ def segmenter_paths(name: str, assets_dir: Optional[str] = None) -> Tuple[str, s
 
 def save_segmenter(model: SegmenterNet, card: dict, assets_dir: Optional[str] = None) -> dict:
     """Write the weights (safetensors) and the JSON card (architecture, numbers, SHA-256 of the weights)."""
-    from ..utils.safeio import write_json, write_tensors
-
-    weights, card_path = segmenter_paths(model.config.name, assets_dir)
-    os.makedirs(os.path.dirname(weights), exist_ok=True)
-    state = {k: v.contiguous() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-    write_tensors(weights, state, metadata={"config": json.dumps(model.config.to_json())})
-    card = dict(card, name=model.config.name, architecture=model.config.to_json(), weights=os.path.basename(weights),
-                sha256=file_sha256(weights), bytes=os.path.getsize(weights))
-    write_json(card_path, card)
-    return card
+    return save_asset(model, model.config.to_json(), card, *segmenter_paths(model.config.name, assets_dir))
 
 
 def read_segmenter_card(name: str, assets_dir: Optional[str] = None) -> dict:
     if name not in SEGMENTER_NAMES and assets_dir is None:
         raise SegmenterError(f"unknown segmenter {name!r}: use one of {', '.join(SEGMENTER_NAMES)}")
-    _, card_path = segmenter_paths(name, assets_dir)
-    if not os.path.isfile(card_path):
-        raise SegmenterError(f"the segmenter card {card_path} is missing: reinstall ganforge, or rebuild it with "
-                             f"`python scripts/train_segmenter.py`")
-    with open(card_path) as f:
-        return json.load(f)
+    return read_asset_card(segmenter_paths(name, assets_dir)[1], SegmenterError, "segmenter",
+                           "python scripts/train_segmenter.py")
 
 
 def load_segmenter(name: str = "shapes", *, assets_dir: Optional[str] = None, device="cpu") -> SegmenterNet:

@@ -16,8 +16,6 @@ file's SHA-256 (checked on load).
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field
@@ -28,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import GanforgeError
+from ..utils.assets import file_sha256, read_asset_card, save_asset
 
 log = logging.getLogger(__name__)
 
@@ -152,36 +151,17 @@ def evaluator_paths(name: str, assets_dir: Optional[str] = None) -> Tuple[str, s
     return base + ".safetensors", base + ".json"
 
 
-def file_sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 def save_evaluator(model: EvaluatorNet, card: dict, assets_dir: Optional[str] = None) -> dict:
     """Write the weights (safetensors, config in the metadata) and the JSON card with the weights' SHA-256."""
-    from ..utils.safeio import write_json, write_tensors
-
-    weights, card_path = evaluator_paths(model.config.name, assets_dir)
-    os.makedirs(os.path.dirname(weights), exist_ok=True)
-    state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-    write_tensors(weights, state, metadata={"config": json.dumps(model.config.to_json())})
-    card = dict(card, name=model.config.name, architecture=model.config.to_json(),
-                weights=os.path.basename(weights), sha256=file_sha256(weights),
-                bytes=os.path.getsize(weights))
-    write_json(card_path, card)
-    return card
+    return save_asset(model, model.config.to_json(), card, *evaluator_paths(model.config.name, assets_dir))
 
 
 def read_card(name: str, assets_dir: Optional[str] = None) -> dict:
     """The JSON card of a shipped evaluator (accuracy, data, command, architecture, sha256)."""
     if name not in EVALUATOR_NAMES and assets_dir is None:
         raise EvaluatorError(f"unknown evaluator {name!r}: use one of {', '.join(EVALUATOR_NAMES)}")
-    _, card_path = evaluator_paths(name, assets_dir)
-    if not os.path.isfile(card_path):
-        raise EvaluatorError(f"the evaluator card {card_path} is missing: reinstall ganforge, or rebuild it "
-                             f"with `python scripts/train_evaluators.py {name}`")
-    with open(card_path) as f:
-        return json.load(f)
+    return read_asset_card(evaluator_paths(name, assets_dir)[1], EvaluatorError, "evaluator",
+                           f"python scripts/train_evaluators.py {name}")
 
 
 def load_evaluator(name: str, *, assets_dir: Optional[str] = None, device="cpu",
