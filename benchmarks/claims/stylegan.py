@@ -179,7 +179,8 @@ def claim_mixing_curve(args) -> None:
                 fid[r["step"]] = r["eval/fid"]
     cells = [("coarse", "shape"), ("coarse", "silhouette"), ("middle", "shape"), ("fine", "color"),
              ("fine", "background"), ("fine", "shape")]
-    rows = ["| step | FID | " + " | ".join(f"{r} → {a}" for r, a in cells) + " |", "|---:|---:|" + "---:|" * len(cells)]
+    rows = ["| step | FID | " + " | ".join(f"{r} → {a}" for r, a in cells) + " |",
+            "|---:|---:|" + "---:|" * len(cells)]
     for name in ckpts:
         g = ganforge.load(os.path.join(run, "checkpoints", name)).generator.eval()
         shares = mixing_shares(g, ev, *mixing_pairs(g, args.n, torch.Generator().manual_seed(0)))
@@ -311,7 +312,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    {"mixing": claim_mixing, "mixing-curve": claim_mixing_curve, "ppl": claim_ppl, "progan": claim_progan}[args.claim](args)
+    claims = {"mixing": claim_mixing, "mixing-curve": claim_mixing_curve, "ppl": claim_ppl, "progan": claim_progan}
+    claims[args.claim](args)
 
 
 if __name__ == "__main__":
