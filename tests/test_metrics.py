@@ -218,6 +218,19 @@ def test_prdc_and_precision_recall_match_brute_force_for_any_batch_size():
         assert pr["precision"] == pytest.approx(ref3["precision"]) and pr["recall"] == pytest.approx(ref3["recall"])
 
 
+def test_knn_radii_never_builds_a_block_larger_than_batch_size_squared(monkeypatch):
+    # 100k reference images at the default block of 10k rows once built 10k × 100k distances (4 GB) and ran a
+    # training's evaluation out of memory; the radii must come from batch_size × batch_size blocks and stay exact.
+    x = torch.from_numpy(np.concatenate([_features(90, 5, 3), _features(3, 5, 3)]))  # 3 duplicated rows
+    exact = torch.from_numpy(np.partition(scipy_cdist(x.numpy(), x.numpy()), 4, axis=1)[:, 4])
+    shapes, cdist = [], torch.cdist
+    monkeypatch.setattr(torch, "cdist", lambda a, b: shapes.append((len(a), len(b))) or cdist(a, b))
+    got = knn_radii(x, 4, batch_size=16, dtype=torch.float64)
+    assert max(r * c for r, c in shapes) <= 16 * 16 and len(shapes) == 6 * 6
+    assert torch.allclose(got, exact, atol=1e-12, rtol=0)
+    assert (knn_radii(x, 1, batch_size=16)[-3:] == 0).all()  # a duplicate is a neighbour at distance 0
+
+
 def test_identical_sets_give_full_precision_recall_and_coverage_disjoint_far_sets_give_zero():
     x = torch.from_numpy(_features(200, 32, 2)).float()
     same = prdc(x, x.clone())

@@ -44,10 +44,16 @@ def knn_radii(features, k: int, *, batch_size: int = 10000, dtype: torch.dtype =
     radii = torch.empty(n, dtype=x.dtype, device=x.device)
     for i in range(0, n, batch_size):
         rows = x[i : i + batch_size]
-        d = torch.cdist(rows, x)
-        ar = torch.arange(rows.shape[0], device=x.device)
-        d[ar, ar + i] = 0.0  # cdist's matrix-product path leaves rounding noise on the diagonal
-        radii[i : i + batch_size] = d.kthvalue(k + 1, dim=1).values
+        m = rows.shape[0]
+        best = torch.full((m, k + 1), math.inf, dtype=x.dtype, device=x.device)  # running k+1 smallest, ascending
+        for j in range(0, n, batch_size):
+            d = torch.cdist(rows, x[j : j + batch_size])  # at most batch_size × batch_size
+            lo, hi = max(i, j), min(i + m, j + d.shape[1])
+            if lo < hi:  # the block holds some rows' distance to themselves: exactly 0 (cdist leaves rounding noise)
+                own = torch.arange(lo, hi, device=x.device)
+                d[own - i, own - j] = 0.0
+            best = torch.cat([best, d], 1).topk(k + 1, dim=1, largest=False).values
+        radii[i : i + m] = best[:, k]
     return radii
 
 
