@@ -11,6 +11,7 @@ Imported eagerly on purpose: several functions share their submodule's name (`fi
 function even after some other module runs `from ganforge.metrics.fid import ...` (the import system binds a
 submodule to its parent's attribute only when it first loads it).
 """
+from .confidence import confident_classes, confident_share
 from .fid import fid, frechet_distance, gaussian_stats, trace_sqrt_product
 from .inception_score import inception_score
 from .kid import MeanStd, kid, mmd2_unbiased, polynomial_kernel
@@ -21,7 +22,7 @@ from .ppl import filter_percentiles, perceptual_path_length, slerp
 from .separability import linear_separability, separability_from_latents
 
 __all__ = [
-    "MeanStd", "fid", "frechet_distance", "gaussian_stats", "inception_score", "kid", "knn_radii",
+    "MeanStd", "confident_classes", "confident_share", "fid", "frechet_distance", "gaussian_stats", "inception_score", "kid", "knn_radii",
     "mmd2_unbiased", "mode_coverage", "polynomial_kernel", "prdc", "precision_recall", "sliced_wasserstein",
     "sliced_wasserstein_distance", "stacked_mnist_modes", "swd", "swd_descriptors", "trace_sqrt_product",
     "filter_percentiles", "linear_separability", "perceptual_path_length", "separability_from_latents", "slerp",
