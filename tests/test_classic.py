@@ -1,5 +1,6 @@
 """The classic GAN family's objectives and tricks, checked against closed forms and invariants (WGAN, WGAN-GP,
 R1, LSGAN, hinge, one-sided label smoothing, historical averaging, cGAN, projection D, AC-GAN)."""
+import copy
 import math
 
 import pytest
@@ -10,6 +11,8 @@ from torch import nn
 from ganforge.config import load_config
 from ganforge.losses import (d_loss_bce, d_loss_bce_smoothed, d_loss_hinge, d_loss_least_squares,
                              g_loss_least_squares, gradient_penalty, r1_penalty)
+from ganforge.methods.acgan import ACGAN, ACGANConfig
+from ganforge.methods.base import Noise
 from ganforge.methods.standard import HistoricalAverage
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.train import Trainer
@@ -139,6 +142,84 @@ def test_acgan_class_head_learns_the_digits(tmp_path):
     before = real_ce()
     trainer.fit()
     assert before > 2.0 and real_ce() < 1.0, (before, real_ce())
+
+
+def _acgan(**cfg):
+    """A small AC-GAN (same initial networks and noise stream for every `cfg`) and a record of G's calls."""
+    torch.manual_seed(0)
+    g = DCGANGenerator((1, 32, 32), z_dim=8, channels=8, num_classes=10)
+    d = DCGANDiscriminator((1, 32, 32), channels=8, aux_classes=10)
+    method = ACGAN(ACGANConfig(**cfg), g, d)
+    method.noise = Noise(0, "cpu")
+    calls = []  # (labels, samples) of every generator forward
+    g.register_forward_hook(lambda module, args, out: calls.append((args[1], out.detach())))
+    return method, calls
+
+
+def _acgan_batch():
+    gen = torch.Generator().manual_seed(1)
+    return torch.rand(8, 1, 32, 32, generator=gen) * 2 - 1, torch.arange(8) % 10
+
+
+def _input_grad(d, x):
+    """∇_x Σ D(x), from scratch (train mode, as in the step)."""
+    x = x.clone().requires_grad_(True)
+    return torch.autograd.grad(d(x).sum(), x)[0].flatten(1)
+
+
+def test_acgan_discriminator_pays_gradient_penalty_r1_and_drift():
+    """AC-GAN's D loss = source + class losses + the configured regulariser, each measured here on a copy of the
+    initial D: WGAN-GP λ·E(‖∇D(x̂)‖ − 1)², R1 γ/2·E‖∇D(x)‖², drift ε·E D(x)²."""
+    real, y = _acgan_batch()
+    plain, calls = _acgan()
+    d0 = copy.deepcopy(plain.discriminator)
+    base = plain.d_step(real, y)
+    fake = calls[0][1]
+
+    with_gp = _acgan(gp_weight=10.0)[0]
+    torch.manual_seed(7)  # the interpolation weights u come from the global stream
+    gp = with_gp.d_step(real, y)
+    torch.manual_seed(7)
+    u = torch.rand(8, 1, 1, 1)
+    expected_gp = ((_input_grad(d0, real + u * (fake - real)).norm(dim=1) - 1) ** 2).mean()
+    assert (gp - base).item() == pytest.approx(10.0 * expected_gp.item(), rel=1e-4)
+
+    r1 = _acgan(r1_gamma=4.0)[0].d_step(real, y)
+    assert (r1 - base).item() == pytest.approx(2.0 * _input_grad(d0, real).pow(2).sum(1).mean().item(), rel=1e-4)
+
+    drift = _acgan(drift=0.01)[0].d_step(real, y)
+    with torch.no_grad():
+        expected_drift = 0.01 * (d0(real) ** 2).mean()
+    assert (drift - base).item() == pytest.approx(expected_drift.item(), rel=1e-4)
+
+
+def test_acgan_players_pay_the_historical_average():
+    """Salimans et al. 2016 §3.3: the penalty is 0 at the first update (the mean is θ0), and at the second
+    w·‖θ1 − (θ0 + θ1)/2‖² = w/4·‖θ1 − θ0‖² for D and G alike."""
+    real, y = _acgan_batch()
+    for name, step in (("discriminator", lambda m: m.d_step(real, y)), ("generator", lambda m: m.g_step(8))):
+        plain, hist = _acgan()[0], _acgan(historical_averaging=50.0)[0]
+        theta0 = [p.detach().clone() for p in getattr(plain, name).parameters()]
+        assert step(hist).item() == pytest.approx(step(plain).item(), rel=1e-6)
+        theta1 = list(getattr(plain, name).parameters())
+        gap = sum(((b - a) ** 2).sum() for a, b in zip(theta0, theta1)).item()
+        assert gap > 0
+        assert (step(hist) - step(plain)).item() == pytest.approx(50.0 / 4 * gap, rel=1e-3)
+
+
+def test_acgan_generator_with_feature_matching_keeps_its_class_loss():
+    """feature_matching replaces G's source cost by the feature gap; the class term stays:
+    loss = ‖E f(x) − E f(G(z, c))‖² + w_g·CE(class head(f(G(z, c))), c)."""
+    real, y = _acgan_batch()
+    method, calls = _acgan(feature_matching=True, aux_weight_g=0.5)
+    d0 = copy.deepcopy(method.discriminator)
+    loss = method.g_step(8, real, y)
+    labels, fake = calls[0]
+    with torch.no_grad():
+        f_real = d0.forward_with_features(real)[1].flatten(1).mean(0)
+        h = d0.forward_with_features(fake)[1]
+        expected = ((f_real - h.flatten(1).mean(0)) ** 2).sum() + 0.5 * F.cross_entropy(d0.classify(h), labels)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-4)
 
 
 def test_feature_matching_generator_loss_is_the_mean_feature_gap_and_closes_it(tmp_path):

@@ -175,35 +175,44 @@ class StandardGAN(Method):
             loss = loss + c.historical_averaging * self.history()["d"].penalty()
         return loss
 
+    def d_objective(self, real, y, fake, fake_y):
+        """D's game loss on a real and a fake batch, and its real scores (for the drift term)."""
+        D = self.discriminator
+        real_scores = D(real, self.d_labels(y))
+        return self.d_cost(real_scores, D(fake, self.d_labels(fake_y))), real_scores
+
     def d_step(self, real: torch.Tensor, y=None) -> torch.Tensor:
-        G, D = self.generator, self.discriminator
         n = real.shape[0]
         fake_y = self.fake_labels(n)
-        if self.cfg.gp_weight and y is not None and fake_y is not None:
-            fake_y = y  # interpolating pairs x̂ = x + u(G(z, y) − x) must share their label
+        if self.cfg.gp_weight and self.d_labels(y) is not None and fake_y is not None:
+            fake_y = y  # interpolating pairs x̂ = x + u(G(z, y) − x) must share the label D reads
         with torch.no_grad():
-            fake = G(self.sample_z(n), fake_y)
-        real_y = self.d_labels(y)
-        real_scores = D(real, real_y)
-        loss = self.d_cost(real_scores, D(fake, self.d_labels(fake_y)))
-        loss = self.regularize_d(loss, real, fake, real_y, self.d_labels(fake_y), real_scores)
+            fake = self.generator(self.sample_z(n), fake_y)
+        loss, real_scores = self.d_objective(real, y, fake, fake_y)
+        loss = self.regularize_d(loss, real, fake, self.d_labels(y), self.d_labels(fake_y), real_scores)
         self.update(loss, "d")
         if self.history():
             self.history()["d"].update()
         self.d_steps += 1
         return loss.detach()
 
-    def g_step(self, n: int, real=None, y=None) -> torch.Tensor:
-        G, D = self.generator, self.discriminator
-        fake_y = self.fake_labels(n)
-        fake = G(self.sample_z(n), fake_y)
+    def feature_gap(self, fake_features, real, y=None) -> torch.Tensor:
+        """Feature matching (Salimans et al. 2016, §3.1): ‖E f(x) − E f(G(z))‖² over D's last hidden features f;
+        the real side is a constant target."""
+        with torch.no_grad():
+            _, real_features = self.discriminator.forward_with_features(real, self.d_labels(y))
+        return ((real_features.flatten(1).mean(0) - fake_features.flatten(1).mean(0)) ** 2).sum()
+
+    def g_objective(self, fake, fake_y, real, y):
+        """G's loss on a batch of its samples: the chosen cost of D's scores, or the feature gap."""
+        D = self.discriminator
         if self.cfg.feature_matching:
-            with torch.no_grad():
-                _, real_feats = D.forward_with_features(real, self.d_labels(y))
-            _, fake_feats = D.forward_with_features(fake, self.d_labels(fake_y))
-            loss = ((real_feats.flatten(1).mean(0) - fake_feats.flatten(1).mean(0)) ** 2).sum()
-        else:
-            loss = self.g_cost(D(fake, self.d_labels(fake_y)))
+            return self.feature_gap(D.forward_with_features(fake, self.d_labels(fake_y))[1], real, y)
+        return self.g_cost(D(fake, self.d_labels(fake_y)))
+
+    def g_step(self, n: int, real=None, y=None) -> torch.Tensor:
+        fake_y = self.fake_labels(n)
+        loss = self.g_objective(self.generator(self.sample_z(n), fake_y), fake_y, real, y)
         if self.cfg.historical_averaging:
             loss = loss + self.cfg.historical_averaging * self.history()["g"].penalty()
         self.update(loss, "g")
