@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -95,6 +95,24 @@ def any_rank(flag: bool, device) -> bool:
 def gather_rows(rows: torch.Tensor, device) -> Optional[torch.Tensor]:
     """Every rank's `rows` (N_r × ..., N_r may differ) concatenated in rank order on rank 0 (CPU); None elsewhere.
     A collective: all ranks call it together. Used to gather evaluation features."""
+    parts, sizes = _all_gather_padded(rows, device)
+    if dist.get_rank() != 0:
+        return None
+    return torch.cat([p[:n] for p, n in zip(parts, sizes)]).cpu()
+
+
+def gather_bytes(payload: bytes, device) -> Optional[List[bytes]]:
+    """Every rank's `payload` in rank order on rank 0; None elsewhere. A collective: all ranks call it together.
+    Sent as uint8 tensors (gloo and NCCL alike), never pickled: used to checkpoint every rank's RNG state."""
+    rows = torch.frombuffer(bytearray(payload), dtype=torch.uint8) if payload else torch.empty(0, dtype=torch.uint8)
+    parts, sizes = _all_gather_padded(rows, device)
+    if dist.get_rank() != 0:
+        return None
+    return [p[:n].cpu().numpy().tobytes() for p, n in zip(parts, sizes)]
+
+
+def _all_gather_padded(rows: torch.Tensor, device) -> Tuple[List[torch.Tensor], List[int]]:
+    """All ranks' `rows`, each padded to the longest (all_gather needs equal shapes), and their true lengths."""
     world = dist.get_world_size()
     rows = rows.to(device)
     count = torch.tensor([rows.shape[0]], device=device)
@@ -105,9 +123,7 @@ def gather_rows(rows: torch.Tensor, device) -> Optional[torch.Tensor]:
     padded[: rows.shape[0]] = rows
     parts = [torch.empty_like(padded) for _ in range(world)]
     dist.all_gather(parts, padded)
-    if dist.get_rank() != 0:
-        return None
-    return torch.cat([p[:n] for p, n in zip(parts, sizes)]).cpu()
+    return parts, sizes
 
 
 def sync_batchnorm(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:

@@ -1,6 +1,8 @@
 """Capturing and restoring every random-number stream, so that a resumed run continues bit for bit."""
 from __future__ import annotations
 
+import base64
+import json
 import random
 
 import numpy as np
@@ -26,6 +28,25 @@ def restore(state: dict) -> None:
         cuda_states = [torch.frombuffer(bytearray(s), dtype=torch.uint8) for s in state["cuda"]]
         if len(cuda_states) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(cuda_states)
+
+
+def to_bytes(state: dict) -> bytes:
+    """A captured state as plain JSON bytes (what data-parallel ranks send to rank 0; no pickle)."""
+    return json.dumps(state, default=_bytes_to_json).encode()
+
+
+def from_bytes(data: bytes) -> dict:
+    return json.loads(data.decode(), object_hook=_bytes_from_json)
+
+
+def _bytes_to_json(o):
+    if isinstance(o, bytes):
+        return {"__bytes__": base64.b64encode(o).decode()}
+    raise TypeError(f"cannot serialise {type(o).__name__} in an RNG state")
+
+
+def _bytes_from_json(d: dict):
+    return base64.b64decode(d["__bytes__"]) if set(d) == {"__bytes__"} else d
 
 
 def seed_everything(seed: int) -> None:

@@ -157,13 +157,15 @@ class Trainer:
         self.ema.refresh_batchnorm(seed=self.config.train.seed)
         return self.ema.shadow
 
-    def _state(self) -> dict:
+    def _state(self, rng_ranks: Optional[list] = None) -> dict:
         state = self.method.state_dict()
         if self.ema is not None:
             self.sampling_generator()  # the saved EMA generator samples well when loaded alone
             state["ema"] = self.ema.state_dict()
         state["trainer"] = {"step": self.step, "data": self.stream.state_dict(), "rng": rng.capture(),
                             "ema_updates": self.ema.updates if self.ema else 0}
+        if rng_ranks is not None:  # data parallel: every rank's own streams, in rank order
+            state["trainer"]["rng_ranks"] = [rng.from_bytes(b) for b in rng_ranks]
         return state
 
     def _meta(self) -> dict:
@@ -181,8 +183,10 @@ class Trainer:
                 raise TrainingDiverged(f"{name} weights are not finite at step {self.step}; not saving them. "
                                        f"Last good checkpoint: {self.last_checkpoint}")
         path = os.path.join(self.ckpt_dir, step_name(self.step))
+        rng_ranks = ddp.gather_bytes(rng.to_bytes(rng.capture()), self.device) if self.dist.enabled else None
         if self.dist.is_main:
-            path = save_checkpoint(self.ckpt_dir, self.step, self._state(), self._meta(), self.config.train.keep_last)
+            path = save_checkpoint(self.ckpt_dir, self.step, self._state(rng_ranks), self._meta(),
+                                   self.config.train.keep_last)
             plot_losses(self.logger.path, os.path.join(self.run_dir, "loss.png"))
             self.method.write_figures(self.run_dir, read_metrics(self.logger.path))
         self.last_checkpoint = path
@@ -202,12 +206,27 @@ class Trainer:
         self.step = int(trainer["step"])
         self.stream.load_state_dict(trainer["data"])
         rng.restore(trainer["rng"])
-        if self.dist.enabled:
-            torch.manual_seed(self.config.train.seed * 1_000 + self.dist.rank + self.step)
+        self._restore_rank_rng(trainer.get("rng_ranks"), int(meta.get("world_size", 1)))
         if self.logger is not None:
             self.logger.truncate_after(self.step)
         log.info("resumed %s at step %d (written by %s rank(s), now %d)", self.last_checkpoint, self.step,
                  meta.get("world_size", 1), self.dist.world_size)
+
+    def _restore_rank_rng(self, rng_ranks: Optional[list], saved_world: int) -> None:
+        """On the world size that wrote the checkpoint every rank continues its own random streams (bitwise);
+        otherwise the ranks are reseeded (rank 0 alone keeps the saved streams), which is not bitwise."""
+        if self.dist.enabled and rng_ranks is not None and len(rng_ranks) == self.dist.world_size:
+            rng.restore(rng_ranks[self.dist.rank])
+            return
+        if not self.dist.enabled and saved_world == 1:
+            return
+        if self.dist.enabled:
+            torch.manual_seed(self.config.train.seed * 1_000 + self.dist.rank + self.step)
+        if self.dist.is_main:
+            why = f"written by {saved_world} rank(s), resumed on {self.dist.world_size}" \
+                if saved_world != self.dist.world_size else "the checkpoint holds rank 0's RNG state only"
+            log.warning("this resume is not bitwise (%s): the ranks' global random streams differ from those of "
+                        "an uninterrupted run", why)
 
     # -- pictures ---------------------------------------------------------------------------------------------------
     @torch.no_grad()
