@@ -1,5 +1,6 @@
 """E-GAN (Wang et al. 2019): mutations, fitness sign, selection, children's private optimiser state, the shared-work
 shortcuts against their direct definitions, and resume."""
+import copy
 import json
 import math
 
@@ -54,10 +55,10 @@ def test_adam_update_matches_torch_adam_over_steps():
 def test_children_have_private_optimiser_state():
     m = _egan()
     z = torch.randn(8, 2)
-    m.adopt(torch.tensor([0]), *m.vary(z)[:3])  # one step, so the parent has non-zero moments
+    m.adopt(torch.tensor([0]), *m.vary(z)[:4])  # one step, so the parent has non-zero moments
     pop = m.pop()
     parent = [t.clone() for t in (pop.theta, pop.exp_avg, pop.exp_avg_sq)]
-    thetas, ms, vs, _ = m.vary(torch.randn(8, 2))
+    thetas, ms, vs, buffers, _ = m.vary(torch.randn(8, 2))
     # Making children left the parent's weights and moments untouched ...
     for before, now in zip(parent, (pop.theta, pop.exp_avg, pop.exp_avg_sq)):
         assert torch.equal(before, now)
@@ -100,7 +101,7 @@ def test_fitness_terms_closed_form_and_diversity_sign():
     real = torch.randn(64, 2) + torch.tensor([1.0, -2.0])
     mu_r = real.mean(0)
     near, far = mu_r + torch.tensor([0.05, 0.0]), mu_r + torch.tensor([3.0, 0.0])
-    fq, fd, _, _, _ = m.evaluate(torch.stack([near, far]), torch.zeros(32, 2), real)
+    fq, fd, _, _, _ = m.evaluate(torch.stack([near, far]), [], torch.zeros(32, 2), real)  # no buffers
     assert torch.allclose(fq, torch.full((2,), 0.5))
     for c, f in zip((near, far), fd):
         assert f.item() == pytest.approx(-math.log(0.5 * (c - mu_r).norm().item()), rel=1e-5)
@@ -119,10 +120,10 @@ def test_selection_keeps_the_fittest_and_ties_keep_the_earlier():
 
 def test_population_adopts_the_selected_children():
     m = _egan(population=2)
-    thetas, ms, vs, _ = m.vary(torch.randn(8, 2))
+    thetas, ms, vs, buffers, _ = m.vary(torch.randn(8, 2))
     assert len(thetas) == 6  # λ = μ · 3
     keep = torch.tensor([4, 1])
-    m.adopt(keep, thetas, ms, vs)
+    m.adopt(keep, thetas, ms, vs, buffers)
     assert torch.equal(m.pop().theta, thetas[keep]) and torch.equal(m.pop().exp_avg_sq, vs[keep])
     flat = torch.cat([p.detach().reshape(-1) for p in m.generator.parameters()])
     assert torch.equal(flat, thetas[4])  # the generator module holds the fittest
@@ -139,7 +140,7 @@ def test_heuristic_only_population_of_one_is_the_standard_generator_step():
         z = torch.randn(16, 2)
         std.sample_z = lambda n, generator=None, z=z: z
         std.g_step(16)
-        m.adopt(torch.tensor([0]), *m.vary(z)[:3])
+        m.adopt(torch.tensor([0]), *m.vary(z)[:4])
         for a, b in zip(m.generator.parameters(), std.generator.parameters()):
             assert torch.allclose(a, b, atol=1e-6)
     assert not torch.allclose(next(m.generator.parameters()), next(_nets()[0].parameters()))
@@ -167,6 +168,55 @@ def test_reused_discriminator_gradient_equals_a_direct_discriminator_step():
         assert torch.allclose(a, b, atol=1e-6)
     assert logs_fast["d_loss"].item() == pytest.approx(logs_slow["d_loss"].item(), rel=1e-5)
     assert fast.d_steps == 3 and fast.g_steps == 3
+
+
+class BNGen(nn.Module):
+    """A generator with BatchNorm running statistics."""
+    z_dim, num_classes = 2, 0
+
+    def __init__(self):
+        super().__init__()
+        self.fc, self.bn, self.out = nn.Linear(2, 8), nn.BatchNorm1d(8), nn.Linear(8, 2)
+
+    def forward(self, z, y=None):
+        return self.out(torch.relu(self.bn(self.fc(z))))
+
+
+def test_generator_batchnorm_statistics_are_the_selected_childs_own():
+    """As in the official port, which keeps each candidate's whole state_dict: after a step the generator's running
+    statistics are its parent's, advanced by the mutation forward (parent weights, mutation codes) and by the
+    survivor's evaluation forward (its weights, evaluation codes) — not by the discarded children's forwards.
+    Replayed here on an independent copy over two steps, so the survivor's statistics are also carried on."""
+    torch.manual_seed(0)
+    m = EvolutionaryGAN(EGANConfig(eval_size=64), BNGen(), MLPDiscriminator((2,), hidden=16, layers=2))
+    m.noise = Noise(0, "cpu")
+    replay, expected = Noise(0, "cpu"), copy.deepcopy(m.generator).train()
+    data = Stream()
+    for _ in range(2):
+        parent = [p.detach().clone() for p in m.generator.parameters()]
+        m.step(data, 0.0)
+        z, z_eval = replay.normal(32, 2), replay.normal(64, 2)  # the step's two draws, in order
+        with torch.no_grad():
+            for weights, codes in ((parent, z), (list(m.generator.parameters()), z_eval)):
+                for p, w in zip(expected.parameters(), weights):
+                    p.copy_(w)
+                expected(codes)
+    for name, buf in expected.named_buffers():
+        assert torch.allclose(dict(m.generator.named_buffers())[name], buf, atol=1e-6), name
+    assert int(m.generator.bn.num_batches_tracked) == 4  # two forwards per step
+
+
+def test_evaluation_batch_is_the_official_max():
+    """Samples per child = max(⌈batch · n_D / μ⌉, eval_size) (the PyTorch port's egan_model.py): at least enough
+    survivor samples for D's n_D batches, rounded up, never fewer than eval_size. Measured as the codes a step
+    draws for the evaluation."""
+    for d_steps, population, eval_size in ((1, 3, 0), (3, 2, 0), (3, 1, 16), (1, 1, 100)):
+        m = _egan(d_steps=d_steps, population=population, eval_size=eval_size)
+        drawn = []
+        draw = m.sample_z
+        m.sample_z = lambda n, generator=None: drawn.append(n) or draw(n)
+        m.step(Stream(), 0.0)
+        assert drawn[1] == max(math.ceil(32 * d_steps / population), eval_size), (d_steps, population, eval_size)
 
 
 def test_selection_frequency_from_cumulative_counts():

@@ -7,11 +7,14 @@ A population of μ generators ("parents") evolves against one discriminator, the
    E[log(1 − D(G(z)))], heuristic −E[log D(G(z))] or least-squares E[(D(G(z)) − 1)²] generator cost (the last on
    D(G(z)) = σ(logit) ∈ (0, 1), as in the official Theano code, not on the raw logit as the PyTorch port does).
    Every child starts from its own copy of its parent's Adam moments (the PyTorch port's per-parent lineage, without
-   the port's aliasing of one stored state by all children on PyTorch ≥ 2).
+   the port's aliasing of one stored state by all children on PyTorch ≥ 2), and of its parent's buffers (BatchNorm
+   running statistics): the port deep-copies each candidate's whole `state_dict`, so a child's statistics are its
+   parent's, advanced by the mutation's forward and by the child's own evaluation forward, and only the
+   survivors' are kept.
 2. **Evaluation** (§3.3): F = F_q + γ·F_d with F_q = E[D(G(z))] (D's probability, not its logit) and
    F_d = −log‖∇_D L_D‖, the norm of the un-penalised BCE discriminator loss's gradient over all of D's parameters
    (the sign of the corrected port: a D that is hard to improve means diverse samples). All children are evaluated
-   on the same noise against the current D.
+   on the same noise against the current D, max(⌈batch·n_D/μ⌉, eval_size) samples each (the port's `eval_size`).
 3. **Selection**: comma (μ, λ) selection — the μ fittest children replace the parents; ties keep the earlier child.
 4. **Discriminator update** (§3.4): n_D Adam steps on fresh real batches against the survivors' evaluation samples.
 
@@ -20,8 +23,9 @@ vector-Jacobian products of that one graph; children are flat parameter vectors,
 D's real-data gradient is computed once per iteration; and when the survivor's evaluation batch is exactly D's
 first fake batch (μ = 1, eval_size = batch) D's first update reuses the gradient F_d already measured.
 
-The population lives in flat tensors (θ, Adam m and v: μ × P); `self.generator` always holds the fittest parent,
-so sampling, EMA and checkpoints see one ordinary generator. Which mutation each survivor came from is counted
+The population lives in flat tensors (θ, Adam m and v: μ × P) and stacked buffers (μ × each buffer's shape);
+`self.generator` always holds the fittest parent, buffers included, so sampling, EMA and checkpoints see one
+ordinary generator. Which mutation each survivor came from is counted
 (`selected/<mutation>`, cumulative) and plotted by `write_figures` as the paper's selection-frequency figure.
 """
 from __future__ import annotations
@@ -51,7 +55,7 @@ class EGANConfig:
     population: int = 1  # μ; every official script uses 1
     gamma: float = 0.01  # γ on F_d = −log‖∇_D L_D‖ (PyTorch script 0.01; Theano's β on log‖g‖² is γ/2)
     d_steps: int = 1  # n_D: discriminator updates per iteration
-    eval_size: int = 0  # evaluation samples per child (global); 0 → batch · d_steps / population (PyTorch port)
+    eval_size: int = 0  # evaluation samples per child (global), at least ⌈batch · d_steps / population⌉ (PyTorch port)
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas_g: Tuple[float, float] = (0.5, 0.999)
@@ -87,7 +91,8 @@ def adam_update(theta, grad, exp_avg, exp_avg_sq, step: int, lr: float, betas, e
 
 
 class Population:
-    """μ generators as rows of flat tensors over one module's parameters (θ, Adam m, v), plus the shared step."""
+    """μ generators as rows of flat tensors over one module's parameters (θ, Adam m, v), each with its own buffers
+    (stacked: row i of every buffer is generator i's), plus the shared step."""
 
     def __init__(self, module: torch.nn.Module, size: int):
         self.names = [n for n, _ in module.named_parameters()]
@@ -97,20 +102,29 @@ class Population:
         self.theta = flat.unsqueeze(0).repeat(size, 1)
         self.exp_avg = torch.zeros_like(self.theta)
         self.exp_avg_sq = torch.zeros_like(self.theta)
+        self.buffer_names = [n for n, _ in module.named_buffers()]
+        self.buffers = [b.detach().unsqueeze(0).repeat(size, *(1,) * b.dim()) for b in module.buffers()]
         self.step = 0
 
     def params(self, theta: torch.Tensor) -> Dict[str, torch.Tensor]:
         """{name: view of θ} for `functional_call` (differentiable w.r.t. θ)."""
         return {n: t.view(s) for n, t, s in zip(self.names, torch.split(theta, self.sizes), self.shapes)}
 
+    def state(self, theta: torch.Tensor, buffers: List[torch.Tensor], row: int) -> Dict[str, torch.Tensor]:
+        """`params(theta)` plus row `row` of stacked `buffers`, for `functional_call`: a train-mode forward updates
+        that row's running statistics in place, and no other generator's."""
+        return {**self.params(theta), **{n: b[row] for n, b in zip(self.buffer_names, buffers)}}
+
     @torch.no_grad()
     def write_into(self, module: torch.nn.Module, row: int = 0) -> None:
         for p, t in zip(module.parameters(), torch.split(self.theta[row], self.sizes)):
             p.copy_(t.view_as(p))
+        for b, stacked in zip(module.buffers(), self.buffers):
+            b.copy_(stacked[row])
 
     def state_dict(self) -> dict:
         return {"theta": self.theta, "exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq,
-                "step": torch.tensor(self.step)}
+                "buffers": dict(zip(self.buffer_names, self.buffers)), "step": torch.tensor(self.step)}
 
     def load_state_dict(self, state: dict) -> None:
         if state["theta"].shape != self.theta.shape:
@@ -118,6 +132,8 @@ class Population:
                              f"{tuple(self.theta.shape)}")
         dev = self.theta.device
         self.theta, self.exp_avg, self.exp_avg_sq = (state[k].to(dev) for k in ("theta", "exp_avg", "exp_avg_sq"))
+        if "buffers" in state:  # absent from checkpoints written before the candidates had their own buffers
+            self.buffers = [state["buffers"][n].to(dev) for n in self.buffer_names]
         self.step = int(state["step"])
 
 
@@ -192,13 +208,16 @@ class EvolutionaryGAN(Method):
         return torch.cat([g.reshape(-1) for g in grads])
 
     def vary(self, z: torch.Tensor):
-        """Children of every parent: (θ, m, v) stacked λ × P, and each mutation's cost at the parent."""
+        """Children of every parent: (θ, m, v) stacked λ × P; their buffers, stacked λ × …: the parent's, advanced by
+        the parent's forward on z (in the port each child's own, identical, mutation forward); and each mutation's
+        cost at the parent."""
         pop, c = self.pop(), self.cfg
         thetas, ms, vs, costs = [], [], [], []
+        buffers = [b.clone() for b in pop.buffers]  # row p advanced in place by parent p's forward
         step = pop.step + 1
         for p in range(c.population):
             theta = pop.theta[p].detach().requires_grad_(True)
-            logits = self.discriminator(functional_call(self.generator, pop.params(theta), (z,))).float()
+            logits = self.discriminator(functional_call(self.generator, pop.state(theta, buffers, p), (z,))).float()
             for i, cost in enumerate(self.costs):
                 loss = cost(logits)
                 (grad,) = torch.autograd.grad(loss, theta, retain_graph=i < len(self.costs) - 1)
@@ -206,17 +225,19 @@ class EvolutionaryGAN(Method):
                 t, m, v = adam_update(pop.theta[p], grad, pop.exp_avg[p], pop.exp_avg_sq[p], step, c.lr_g,
                                       c.betas_g, c.eps)
                 thetas.append(t), ms.append(m), vs.append(v), costs.append(loss.detach())
-        return torch.stack(thetas), torch.stack(ms), torch.stack(vs), torch.stack(costs)
+        buffers = [b.repeat_interleave(len(self.costs), 0) for b in buffers]
+        return torch.stack(thetas), torch.stack(ms), torch.stack(vs), buffers, torch.stack(costs)
 
-    def evaluate(self, thetas: torch.Tensor, z: torch.Tensor, real: torch.Tensor):
+    def evaluate(self, thetas: torch.Tensor, buffers: List[torch.Tensor], z: torch.Tensor, real: torch.Tensor):
         """Per child: F_q, F_d, its evaluation samples, the BCE D loss against them and that loss's gradient
-        over D's parameters (flat). D's real half is run and differentiated once for all children."""
+        over D's parameters (flat). D's real half is run and differentiated once for all children. Each child's
+        forward advances its own row of `buffers`."""
         real_loss = F.softplus(-self.discriminator(real).float()).mean()
         g_real = self.flat_d_grad(real_loss)
         fq, fd, fakes, d_losses, grads = [], [], [], [], []
-        for theta in thetas:
+        for k, theta in enumerate(thetas):
             with torch.no_grad():
-                fake = functional_call(self.generator, self.pop().params(theta), (z,))
+                fake = functional_call(self.generator, self.pop().state(theta, buffers, k), (z,))
             logits = self.discriminator(fake).float()
             fake_loss = F.softplus(logits).mean()
             g = self.mean_over_ranks(g_real + self.flat_d_grad(fake_loss))
@@ -254,14 +275,25 @@ class EvolutionaryGAN(Method):
             self.d_steps += 1
         return losses
 
-    def adopt(self, keep: torch.Tensor, thetas, ms, vs) -> None:
-        """The selected children become the parents (best first); the fittest is written into `self.generator`."""
+    def adopt(self, keep: torch.Tensor, thetas, ms, vs, buffers) -> None:
+        """The selected children become the parents (best first), with their own buffers; the fittest is written
+        into `self.generator`."""
         pop = self.pop()
         pop.theta, pop.exp_avg, pop.exp_avg_sq = thetas[keep], ms[keep], vs[keep]
+        pop.buffers = [b[keep] for b in buffers]
         pop.step += 1
         pop.write_into(self.generator)
         self.selected.index_add_(0, keep % len(self.costs), torch.ones_like(keep))
         self.g_steps += 1
+
+    def eval_batch(self, n: int) -> int:
+        """This rank's evaluation samples per child, for a per-rank batch of n: the PyTorch port's
+        `eval_size = max(ceil(batch_size * D_iters / candi_num), opt.eval_size)` (egan_model.py) — enough survivor
+        samples for D's n_D batches — with method.eval_size the global count, shared over the ranks."""
+        c = self.cfg
+        if c.eval_size % self.world_size:
+            raise ConfigError(f"method.eval_size {c.eval_size} must divide evenly over {self.world_size} ranks")
+        return max(math.ceil(n * c.d_steps / c.population), c.eval_size // self.world_size)
 
     def step(self, data, progress: float):
         c = self.cfg
@@ -270,14 +302,12 @@ class EvolutionaryGAN(Method):
                               "gradients are taken with autograd.grad, outside the loss scaler)")
         reals = [data.next().x for _ in range(c.d_steps)]
         n = reals[0].shape[0]
-        if c.eval_size % self.world_size:
-            raise ConfigError(f"method.eval_size {c.eval_size} must divide evenly over {self.world_size} ranks")
-        eval_n = c.eval_size // self.world_size or max(1, n * c.d_steps // c.population)  # this rank's share
-        thetas, ms, vs, costs = self.vary(self.sample_z(n))
-        fq, fd, fakes, d_losses, grads = self.evaluate(thetas, self.sample_z(eval_n), reals[0])
+        eval_n = self.eval_batch(n)
+        thetas, ms, vs, buffers, costs = self.vary(self.sample_z(n))
+        fq, fd, fakes, d_losses, grads = self.evaluate(thetas, buffers, self.sample_z(eval_n), reals[0])
         fitness = fq + c.gamma * fd
         keep = select(fitness, c.population)
-        self.adopt(keep, thetas, ms, vs)
+        self.adopt(keep, thetas, ms, vs, buffers)
         survivors = fakes[keep].flatten(0, 1).detach()
         reusable = self.reuse_d_gradient and c.population == 1 and eval_n == n
         best = keep[0]
