@@ -11,8 +11,11 @@ shipped shapes segmenter:
    not).
 
     python benchmarks/claims/dissection.py --run runs/NAME [--layer layer2] [--n 1000]
+    python benchmarks/claims/dissection.py --render     # re-render the section from docs/claims/dissection.json
 
-RUN is a `dcgan-shapes` run (its exact training command is written into the section with --train-command).
+RUN is a `dcgan-shapes` run (its exact training command is written into the section with --train-command). The
+verdict is computed from the numbers (criteria: REMOVED, SPECIFIC, INSERT_GAIN, LOCAL below); what the pictures
+show is judged by eye and belongs in the JSON's "observations" (no numbers).
 """
 from __future__ import annotations
 
@@ -26,7 +29,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from claims_common import REPO, write_claims_section  # noqa: E402
+from claims_common import (NOT_REPRODUCED, REPO, REPRODUCED, command_line, load_results, make_results,  # noqa: E402
+                           publish, script_cli_render, verdict_block)
 
 import ganforge  # noqa: E402
 from ganforge.api import load_discriminator  # noqa: E402
@@ -68,10 +72,25 @@ def ablation_table(G, seg, layer, rankings, base, n, seed, top):
     return rows
 
 
+SLUG = "dissection"
+TITLE = "GAN Dissection: units draw objects; ablation, insertion, artifact repair (Bau et al. 2019)"
+PAPER = ("Paper (ICLR 2019, ProGAN on LSUN scenes, layer4 = 512 units at 8×8, UPerNet segmenter): many units match "
+         "object classes (living room layer4: 245 of 512 units interpretable, best IoUs ~0.3); ablating the top-20 "
+         f"units of a class removes {PAPER_REMOVED} of its pixels; inserting them adds the class where the context "
+         "allows; ablating 20 manually or per-unit-FID flagged artifact units lowers FID on bedrooms (reported "
+         "≈43 → ≈27, random 20 units ≈ unchanged).")
+REMOVED = 0.5  # share of a class's pixels an ablation must remove ("most of its pixels"; the paper: 0.47-0.77)
+SPECIFIC = 0.2  # |relative change| of the other shapes' pixels allowed for a specific ablation
+INSERT_GAIN = 0.02  # class pixel fraction an insertion must add inside the box
+LOCAL = 0.25  # ... while adding less than this share of that outside
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", help="a dcgan-shapes run directory")
-    ap.add_argument("--numbers", help="write the section from a numbers.json of an earlier run (no recomputing)")
+    ap.add_argument("--numbers", metavar="JSON", help="publish a results JSON written by an earlier measurement "
+                    "(e.g. with --no-write, or on another machine): copy it to docs/claims/ and render the section")
+    ap.add_argument("--render", action="store_true", help="re-render the section from docs/claims/dissection.json")
     ap.add_argument("--layer", default="layer2", help="main layer for interventions (8×8, like the paper's layer4)")
     ap.add_argument("--n", type=int, default=1000, help="samples for dissection and for each measurement")
     ap.add_argument("--top", type=int, default=20)
@@ -79,13 +98,15 @@ def main():
     ap.add_argument("--raw-weights", action="store_true", help="the raw generator instead of its EMA copy")
     ap.add_argument("--train-command", default="", help="how RUN was trained (written into the section)")
     ap.add_argument("--out", default=os.path.join(REPO, "runs", "claims", "dissection"))
-    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--no-write", action="store_true", help="write the results JSON under --out only; leave "
+                    "docs/claims/ and docs/claims.md alone")
     args = ap.parse_args()
+    if args.render:
+        return script_cli_render(__file__)
     if args.numbers:
-        with open(args.numbers) as f:
-            return write_section(args, json.load(f))
+        return publish(load_results(args.numbers))
     if not args.run:
-        ap.error("--run or --numbers is required")
+        ap.error("--run, --numbers or --render is required")
     torch.set_num_threads(1)
     t0 = time.time()
     loaded = ganforge.load(args.run, ema=not args.raw_weights)
@@ -101,6 +122,7 @@ def main():
         print(name, layers[name].summary(), flush=True)
     main = layers[args.layer]
     U = main.num_units
+    small = max(1, round(U * 20 / 512))  # the paper's share: 20 of 512 units
 
     # 2. ablation of the top units of each shape class, by three rankings: IoU, single-unit ACE, learned α
     base = class_fractions(G, seg, n=args.n, seed=11)
@@ -116,7 +138,7 @@ def main():
                          "alpha": alpha.argsort(descending=True).tolist()}
         print(cls, "ranked", flush=True)
     table = ablation_table(G, seg, args.layer, rankings, base, args.n, 11, args.top)
-    table_small = ablation_table(G, seg, args.layer, rankings, base, args.n, 11, max(1, round(U * 20 / 512)))
+    table_small = ablation_table(G, seg, args.layer, rankings, base, args.n, 11, small)
 
     # 3. insertion inside a box (the top-left quarter) with the class-conditioned constant
     box = (0, 0, 16, 16)
@@ -130,20 +152,19 @@ def main():
     # 4. artifact units: by the discriminator's fake score and by per-unit FID; FID before/after ablating them
     extractor = load_evaluator("shapes")
     stats = real_stats(loaded.config, extractor, 5000)
-    repairs, orders = {}, {}
+    repairs, orders = [], {}
     try:
         D = load_discriminator(args.run)
         orders["D fake score"] = unit_score_effects(G, args.layer, discriminator_fake_score(D), n=500)
     except ganforge.errors.GanforgeError as e:  # a run without a discriminator
         print("no discriminator:", e)
     orders["per-unit FID"] = unit_fid(G, args.layer, extractor, stats, n=args.fid_n, top=args.fid_n // 10)
-    small = max(1, round(U * 20 / 512))  # the paper's share: 20 of 512 units
     for name, scores in orders.items():
         for k in sorted({small, args.top}):
-            repairs[f"{name}, top {k}"] = repair_fid(G, args.layer, scores.argsort(descending=True)[:k].tolist(),
-                                                     extractor, stats, n=args.fid_n)
-    for name, r in repairs.items():
-        print("repair", name, r, flush=True)
+            r = repair_fid(G, args.layer, scores.argsort(descending=True)[:k].tolist(), extractor, stats, n=args.fid_n)
+            repairs.append({"ranking": name, "k": k, "fid_before": float(r["fid_before"]),
+                            "fid_after": float(r["fid_after"]), "fid_random": float(r["fid_random"])})
+            print("repair", repairs[-1], flush=True)
 
     # pictures: top units of each class with regions outlined; ablation before/after
     strips = []
@@ -161,101 +182,139 @@ def main():
                                            n=8, seed=21)
         edits += [before, after]
     ablate_png = save_png(make_grid(torch.cat(edits), nrow=8), os.path.join(PICTURES, "dissection-ablate.png"))
-    numbers = {"layers": {k: dict(v.summary(), feature_size=v.feature_size) for k, v in layers.items()},
-               "base_fractions": base.tolist(), "units": U, "steps": int(loaded.checkpoint.rstrip("/").rsplit("-", 1)[-1]),
-               "pictures": [units_png, ablate_png],
-               "ablation": {f"{c}/{r}": v for (c, r), v in table.items()},
-               "ablation_small": {f"{c}/{r}": v for (c, r), v in table_small.items()},
-               "insertion": inserts, "repair": repairs, "seconds": round(time.time() - t0, 1), "n": args.n,
-               "fid_n": args.fid_n}
-    with open(os.path.join(args.out, "numbers.json"), "w") as f:
-        json.dump(numbers, f, indent=1)
-    print(json.dumps(numbers)[:3000])
-    if not args.no_write:
-        write_section(args, numbers)
 
-
-def write_section(args, numbers):
-    """docs/claims.md section from the numbers (also: --numbers FILE rewrites it without recomputing)."""
-    steps, U, seconds, pictures = numbers["steps"], numbers["units"], numbers["seconds"], numbers["pictures"]
-    base = torch.tensor(numbers["base_fractions"])
-    table = {tuple(k.split("/")): v for k, v in numbers["ablation"].items()}
-    table_small = {tuple(k.split("/")): v for k, v in numbers["ablation_small"].items()}
-    inserts, repairs = numbers["insertion"], numbers["repair"]
-    lines = ["| layer | featuremap | units | interpretable | share | best IoU: background / circle / square / "
-             "triangle | best colour IoU | interpretable units by label |", "|---|---|---:|---:|---:|---|---|---|"]
-    for name, s in numbers["layers"].items():
+    def layer_numbers(name, d):
+        s = d.summary()
         b = s["best_per_class"]
         colours = [c for c in b if c not in ("background",) + SHAPES]
         best_colour = max(colours, key=lambda c: b[c]["iou"]) if colours else None
-        by_label = ", ".join(f"{c} {k}" for c, k in s["interpretable_per_class"].items() if k) or "none"
-        lines.append(f"| {name} | {'×'.join(map(str, s['feature_size']))} | {s['units']} | {s['interpretable']} | "
-                     f"{100 * s['share_interpretable']:.0f}% | "
-                     + " / ".join(f"{b[c]['iou']:.2f}" for c in ("background",) + SHAPES)
-                     + (f" | {b[best_colour]['iou']:.2f} ({best_colour})" if best_colour else " | —")
-                     + f" | {by_label} |")
-    small = max(1, round(U * 20 / 512))
-    lines += ["", f"Ablating the top units of a class in {args.layer} ({U} units) everywhere; share of the class's "
+        return {"name": name, "feature_size": list(d.feature_size), "units": s["units"],
+                "interpretable": s["interpretable"], "share_pct": 100 * s["share_interpretable"],
+                "best_iou": {c: b[c]["iou"] for c in ("background",) + SHAPES if c in b},
+                "best_colour": {"label": best_colour, "iou": b[best_colour]["iou"]} if best_colour else None,
+                "interpretable_by_label": {c: k for c, k in s["interpretable_per_class"].items() if k},
+                "summary": s}
+
+    numbers = {
+        "layers": [layer_numbers(k, v) for k, v in layers.items()],
+        "layer": args.layer, "units": U, "top": args.top, "small": small,
+        "base_fractions": [float(v) for v in base.tolist()],
+        "ablation": [{"class": c, "ranking": r, "removed_top": v["removed"], "other_top": v["other_shapes_change"],
+                      "removed_small": table_small[(c, r)]["removed"],
+                      "other_small": table_small[(c, r)]["other_shapes_change"], "units_top": v["units"]}
+                     for (c, r), v in table.items()],
+        "insertion": [{"class": c, "ranking": v["ranking"], "gain_inside": float(v["inside"]["insert_gain"]),
+                       "gain_outside": float(v["outside"]["insert_gain"]), "ace_inside": float(v["inside"]["ace"]),
+                       "ace_outside": float(v["outside"]["ace"])} for c, v in inserts.items()],
+        "repair": repairs, "steps": int(loaded.checkpoint.rstrip("/").rsplit("-", 1)[-1]),
+        "train_command": args.train_command or None, "raw_weights": args.raw_weights,
+        "n": args.n, "fid_n": args.fid_n, "minutes": (time.time() - t0) / 60,
+        "pictures": [os.path.relpath(p, os.path.join(REPO, "docs")) for p in (units_png, ablate_png)],
+    }
+    results = make_results(SLUG, __file__, "dissection", TITLE, command_line(), numbers)
+    with open(os.path.join(args.out, "numbers.json"), "w") as f:
+        json.dump(results, f, indent=1, ensure_ascii=False)
+    print(json.dumps(numbers)[:3000])
+    if not args.no_write:
+        publish(results)
+
+
+def verdict(n: dict):
+    """Part by part, from the numbers: specialisation, ablation, insertion, artifact repair."""
+    parts = []
+    # 1. units specialise, and by what
+    shape_units = sum(k for layer in n["layers"] for c, k in layer["interpretable_by_label"].items() if c in SHAPES)
+    colour_units = sum(k for layer in n["layers"] for c, k in layer["interpretable_by_label"].items()
+                       if c not in SHAPES + ("background",))
+    shares = " / ".join(f"{layer['share_pct']:.0f} %" for layer in n["layers"])
+    best_shape = max((layer["best_iou"].get(c, 0.0), c, layer["name"]) for layer in n["layers"] for c in SHAPES)
+    parts.append(("Units match object classes (shapes)", REPRODUCED if shape_units else NOT_REPRODUCED,
+                  f"Interpretable units per layer: {shares} ({', '.join(l['name'] for l in n['layers'])}); "
+                  f"{shape_units} labelled by a shape class, {colour_units} by an object colour; best shape IoU "
+                  f"{best_shape[0]:.2f} ({best_shape[1]}, {best_shape[2]}).",
+                  "at least one unit passes the IoU/IQR rule for a shape class"))
+    # 2. ablation removes the class, specifically
+    for cls in dict.fromkeys(r["class"] for r in n["ablation"]):
+        rows = [r for r in n["ablation"] if r["class"] == cls]
+        options = [(r[f"removed_{size}"], r[f"other_{size}"], r["ranking"], n[size]) for r in rows
+                   for size in ("top", "small")]
+        specific = [o for o in options if o[0] >= REMOVED and abs(o[1]) <= SPECIFIC]
+        removing = [o for o in options if o[0] >= REMOVED]
+        best = max(specific or removing or options)
+        label = (REPRODUCED if specific else "removes the class, but not specifically" if removing
+                 else NOT_REPRODUCED)
+        parts.append((f"Ablating the top {cls} units removes {cls}s", label,
+                      f"Best: the top {best[3]} by {best[2]} remove {best[0]:.2f} of {cls} pixels, the other shapes "
+                      f"change by {best[1]:+.2f}.",
+                      f"some ranking (top {n['top']} or top {n['small']}) removes ≥ {REMOVED} of the class's pixels "
+                      f"while the other shapes change by at most ±{SPECIFIC} (removes but changes the others more: "
+                      f"not specific)"))
+    # 3. insertion is local
+    local = [r["class"] for r in n["insertion"]
+             if r["gain_inside"] >= INSERT_GAIN and r["gain_outside"] < LOCAL * r["gain_inside"]]
+    parts.append(("Inserting a class's units adds it inside the box only",
+                  REPRODUCED if len(local) == len(n["insertion"]) else NOT_REPRODUCED if not local
+                  else f"reproduced for {', '.join(local)}",
+                  "Gain inside / outside: " + "; ".join(f"{r['class']} {r['gain_inside']:+.3f} / "
+                                                        f"{r['gain_outside']:+.3f}" for r in n["insertion"]) + ".",
+                  f"the class gains ≥ {INSERT_GAIN} of the pixels inside the box and less than {LOCAL} of that "
+                  f"outside"))
+    # 4. artifact repair lowers FID
+    better = [r for r in n["repair"] if r["fid_after"] < r["fid_before"]]
+    below_random = sum(r["fid_after"] < r["fid_random"] for r in n["repair"])
+    lowest = min(n["repair"], key=lambda r: r["fid_after"])
+    parts.append(("Ablating artifact units lowers FID", REPRODUCED if better else NOT_REPRODUCED,
+                  f"FID before {lowest['fid_before']:.2f}; lowest after an ablation {lowest['fid_after']:.2f} "
+                  f"({lowest['ranking']}, top {lowest['k']}); {len(better)} of {len(n['repair'])} ablations lower it, "
+                  f"{below_random} of {len(n['repair'])} end below as many random units.",
+                  "FID after ablating the flagged units below FID before"))
+    return parts
+
+
+def render(results: dict):
+    """The section's text from the results (also what --render and --numbers write)."""
+    n = results["numbers"]
+    U, top, small = n["units"], n["top"], n["small"]
+    lines = ["| layer | featuremap | units | interpretable | share | best IoU: background / circle / square / "
+             "triangle | best colour IoU | interpretable units by label |", "|---|---|---:|---:|---:|---|---|---|"]
+    for s in n["layers"]:
+        b, c = s["best_iou"], s["best_colour"]
+        by_label = ", ".join(f"{k} {v}" for k, v in s["interpretable_by_label"].items()) or "none"
+        lines.append(f"| {s['name']} | {'×'.join(map(str, s['feature_size']))} | {s['units']} | {s['interpretable']} "
+                     f"| {s['share_pct']:.0f}% | " + " / ".join(f"{b[k]:.2f}" for k in ("background",) + SHAPES)
+                     + (f" | {c['iou']:.2f} ({c['label']})" if c else " | —") + f" | {by_label} |")
+    lines += ["", f"Ablating the top units of a class in {n['layer']} ({U} units) everywhere; share of the class's "
               f"pixels removed, and the relative change of the other shape classes' pixels (pooled; base fractions "
-              f"background/circle/square/triangle = " + " / ".join(f"{v:.3f}" for v in base.tolist()) + "):", "",
-              f"| class | ranking | removed, top {args.top} | other shapes change, top {args.top} | removed, top "
+              f"background/circle/square/triangle = " + " / ".join(f"{v:.3f}" for v in n["base_fractions"]) + "):",
+              "", f"| class | ranking | removed, top {top} | other shapes change, top {top} | removed, top "
               f"{small} ({small}/{U} ≈ 20/512) | other shapes change, top {small} |", "|---|---|---:|---:|---:|---:|"]
-    for (cls, r), v in table.items():
-        w = table_small[(cls, r)]
-        lines.append(f"| {cls} | {r} | {v['removed']:.2f} | {v['other_shapes_change']:+.2f} | {w['removed']:.2f} | "
-                     f"{w['other_shapes_change']:+.2f} |")
-    lines += ["", f"Inserting the top {args.top} units of a class (best ranking above) with the class-conditioned "
-              f"mean activation, inside the top-left 16×16 box only; class pixel fraction gained inside vs "
-              f"outside the box, and ACE (inserted − ablated) inside vs outside:", "",
-              "| class | gain inside | gain outside | ACE inside | ACE outside |", "|---|---:|---:|---:|---:|"]
-    for cls, v in inserts.items():
-        lines.append(f"| {cls} | {v['inside']['insert_gain']:+.3f} | {v['outside']['insert_gain']:+.3f} | "
-                     f"{v['inside']['ace']:+.3f} | {v['outside']['ace']:+.3f} |")
-    lines += ["", f"Artifact repair: FID (shapes-evaluator features, {numbers['fid_n']} samples vs 5,000 real) before and "
-              f"after ablating the units that most raise the artifact score (the top {max(1, round(U * 20 / 512))} = "
-              f"the paper's 20/512 share, and the top {args.top}), and after as many random units (mean of 3 "
-              f"draws):", "", "| artifact ranking | FID before | FID after | FID random units |",
-              "|---|---:|---:|---:|"]
-    for name, r in repairs.items():
-        lines.append(f"| {name} | {r['fid_before']:.2f} | {r['fid_after']:.2f} | {r['fid_random']:.2f} |")
-    rel = [os.path.relpath(p, os.path.join(REPO, "docs")) for p in pictures]
-    lines += ["", f"Generator: {steps} iterations" + (f" (`{args.train_command}`)" if args.train_command else "")
-              + f", {'raw' if args.raw_weights else 'EMA (if any)'} weights; {numbers['n']} samples per measurement; "
-              f"{seconds / 60:.0f} min on one shared CPU thread. Pictures: "
-              f"[top units per class]({rel[0]}) (two best units of circle, square, triangle; region above the "
-              f"threshold outlined), [ablations]({rel[1]}) (row pairs: before / after ablating a class's top "
-              f"units).", "", VERDICT]
-    write_claims_section(
-        "GAN Dissection: units draw objects; ablation, insertion, artifact repair (Bau et al. 2019)",
-        "Paper (ICLR 2019, ProGAN on LSUN scenes, layer4 = 512 units at 8×8, UPerNet segmenter): many units match "
-        "object classes (living room layer4: 245 of 512 units interpretable, best IoUs ~0.3); ablating the top-20 "
-        f"units of a class removes {PAPER_REMOVED} of its pixels; inserting them adds the class where the context "
-        "allows; ablating 20 manually or per-unit-FID flagged artifact units lowers FID on bedrooms (reported "
-        "≈43 → ≈27, random 20 units ≈ unchanged).",
-        "\n".join(lines),
-        f"python benchmarks/claims/dissection.py --run RUN --n {numbers['n']} --fid-n {numbers['fid_n']}"
-        + (" --raw-weights" if args.raw_weights else ""))
+    lines += [f"| {r['class']} | {r['ranking']} | {r['removed_top']:.2f} | {r['other_top']:+.2f} | "
+              f"{r['removed_small']:.2f} | {r['other_small']:+.2f} |" for r in n["ablation"]]
+    lines += ["", f"Inserting the top {top} units of a class (the ranking that removed most above) with the "
+              f"class-conditioned mean activation, inside the top-left 16×16 box only; class pixel fraction gained "
+              f"inside vs outside the box, and ACE (inserted − ablated) inside vs outside:", "",
+              "| class | ranking | gain inside | gain outside | ACE inside | ACE outside |",
+              "|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['class']} | {r['ranking']} | {r['gain_inside']:+.3f} | {r['gain_outside']:+.3f} | "
+              f"{r['ace_inside']:+.3f} | {r['ace_outside']:+.3f} |" for r in n["insertion"]]
+    lines += ["", f"Artifact repair: FID (shapes-evaluator features, {n['fid_n']} samples vs 5,000 real) before and "
+              f"after ablating the units that most raise the artifact score (the top {small} = the paper's 20/512 "
+              f"share, and the top {top}), and after as many random units (mean of 3 draws):", "",
+              "| artifact ranking | FID before | FID after | FID random units |", "|---|---:|---:|---:|"]
+    lines += [f"| {r['ranking']}, top {r['k']} | {r['fid_before']:.2f} | {r['fid_after']:.2f} | {r['fid_random']:.2f} |"
+              for r in n["repair"]]
+    pictures = n.get("pictures") or []
+    trained = f" (`{n['train_command']}`)" if n.get("train_command") else ""
+    lines += ["", f"Generator: {n['steps']} iterations{trained}"
+              + f", {'raw' if n['raw_weights'] else 'EMA (if any)'} weights; {n['n']} samples per measurement; "
+              f"{n['minutes']:.0f} min on one shared CPU thread."
+              + (f" Pictures: [top units per class]({pictures[0]}) (two best units of circle, square, triangle; region "
+                 f"above the threshold outlined), [ablations]({pictures[1]}) (row pairs: before / after ablating a "
+                 f"class's top units)." if len(pictures) == 2 else "")]
+    return PAPER, "\n".join(lines), verdict_block(verdict(n))
 
 
-# What the numbers mean, written after looking at the last run's numbers and pictures (update when re-running).
-VERDICT = (
-    "Verdict on the 7,500-iteration seed-0 run (n = 500). **Units specialise, but by colour, not by shape**: "
-    "every interpretable unit (16% of layer1, 9% of layer2, 8% of layer3) is labelled by an object colour "
-    "(mostly blue and magenta); no unit passes the IoU/IQR rule for a shape class, whose best IoUs stay at "
-    "0.13-0.18 (triangle 0.05): this DCGAN draws rounded blobs whose shape the segmenter often reads as circle or "
-    "square from one sample to the next, and units that track \"an object here\" overlap each shape class only "
-    "partly. **Ablation reproduces for circles**: the top units by per-unit ACE remove 0.92 of circle pixels "
-    "(top 20 of 96) and the top 4 by IoU (the paper's 20/512 share) remove 0.69, while the other shapes' pixels "
-    "change by −6% / −8% (the paper: 0.60 trees, 0.77 domes). For squares only the learned-α ranking removes most "
-    "pixels (0.70) and then it also removes 74% of the other shapes: not specific. Triangles (1.4% of pixels, "
-    "rarely drawn) are not removable; ablations mostly turn other blobs into triangle-looking ones. **Insertion "
-    "is local**: square units inserted in the top-left box add 25% square pixels there and 1% elsewhere; circle "
-    "units +5% inside, −1% outside; triangle ≈ 0. **Artifact repair does not reproduce**: the generator's "
-    "visible artifacts (dotted black backgrounds, see the top images of unit 81) are tied to units that also "
-    "draw objects, and zeroing any 4 or 20 units of 96 raises FID (5.6 → 11.8 for the discriminator-ranked "
-    "top 4, vs 16.6 for 4 random units; per-unit-FID ranking 20.4): the rankings are less harmful than random, "
-    "but no ablation improves FID. Ablating 20 of 96 units (21%, vs 4% in the paper) visibly damages the images "
-    "(ablation picture).")
+RENDER = {"dissection": render}
 
 
 if __name__ == "__main__":

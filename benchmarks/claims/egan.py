@@ -11,6 +11,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/claims/egan.py toys [--seeds 3] [--steps N]
     OMP_NUM_THREADS=1 python benchmarks/claims/egan.py mnist [--mnist-steps 3000]
+    python benchmarks/claims/egan.py --render      # re-render the sections from docs/claims/*.json
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from typing import Optional
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from claims_common import write_claims_section  # noqa: E402
+from claims_common import (DIRECTION, NOT_REPRODUCED, REPRODUCED, command_line, compare_means,  # noqa: E402
+                           make_results, ms, publish, script_cli_render, verdict_block)
 
 from ganforge.config import load_config  # noqa: E402
 from ganforge.data.toy import mode_centers, mode_std  # noqa: E402
@@ -33,13 +35,14 @@ from ganforge.evaluation import evaluate  # noqa: E402
 from ganforge.metrics.modes import mode_coverage  # noqa: E402
 from ganforge.train import Trainer  # noqa: E402
 
-VARIANTS = {  # name -> overrides of the egan-<toy> preset
-    "E-GAN (3 mutations, γ from the preset)": [],
-    "E-GAN, γ = 0 (fitness F_q only)": ["method.gamma=0"],
-    "heuristic alone": ["method.mutations=[heuristic]"],
-    "minimax alone": ["method.mutations=[minimax]"],
-    "least squares alone": ["method.mutations=[least_squares]"],
+VARIANTS = {  # id -> (label, overrides of the egan-<toy> preset)
+    "egan": ("E-GAN (3 mutations, γ from the preset)", []),
+    "egan-gamma0": ("E-GAN, γ = 0 (fitness F_q only)", ["method.gamma=0"]),
+    "heuristic": ("heuristic alone", ["method.mutations=[heuristic]"]),
+    "minimax": ("minimax alone", ["method.mutations=[minimax]"]),
+    "least_squares": ("least squares alone", ["method.mutations=[least_squares]"]),
 }
+SINGLE = ("heuristic", "minimax", "least_squares")
 
 
 def toy_run(toy: str, overrides, seed: int, steps) -> dict:
@@ -53,40 +56,68 @@ def toy_run(toy: str, overrides, seed: int, steps) -> dict:
     with torch.no_grad():
         x = g(g.sample_z(2000, generator=torch.Generator().manual_seed(1000 + seed)))
     cov = mode_coverage(x, mode_centers(toy), mode_std(toy))
-    return {"modes": sum(c >= 10 for c in cov["counts"]), "hq": 100 * cov["high_quality"], "steps": cfg.train.steps,
-            "gamma": cfg.method.gamma}
+    return {"modes": sum(int(c) >= 10 for c in cov["counts"]), "hq": 100 * cov["high_quality"],
+            "steps": cfg.train.steps, "gamma": cfg.method.gamma}
 
 
-def mean_std(values) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.1f} ± {sd:.1f}"
+def mean_std(values) -> dict:
+    return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+TOYS_TITLE = "E-GAN on the toy mixtures: modes and sample quality (Wang et al. 2019)"
+TOYS_PAPER = ("Paper (§4.2, Fig. 4-5; TEVC version): on 8 and 25 Gaussians E-GAN converges to the true distribution "
+              "where GAN and LSGAN drop modes or blur them; the paper shows KDE plots and gives no numbers (the MSc "
+              "study of E-kitcher notes that no quantitative analysis was done).")
 
 
 def claim_toys(args) -> None:
-    rows = ["| data | method | modes captured | high-quality samples (%) |", "|---|---|---:|---:|"]
-    budget = {}
+    rows, budget, gamma = [], {}, None
     for toy in ("ring8", "grid25"):
-        for name, overrides in VARIANTS.items():
+        for vid, (_, overrides) in VARIANTS.items():
             res = [toy_run(toy, overrides, s, args.steps) for s in range(args.seeds)]
-            k = len(mode_centers(toy))
             budget[toy] = res[0]["steps"]
-            rows.append(f"| {toy} | {name} | {mean_std([r['modes'] for r in res])} / {k} "
-                        f"| {mean_std([r['hq'] for r in res])} |")
+            if vid == "egan":
+                gamma = res[0]["gamma"]
+            rows.append({"data": toy, "variant": vid, "modes_of": len(mode_centers(toy)),
+                         "modes": mean_std([r["modes"] for r in res]), "hq_pct": mean_std([r["hq"] for r in res]),
+                         "per_seed": [{"modes": r["modes"], "hq_pct": r["hq"]} for r in res]})
             print(rows[-1], flush=True)
-    steps = ", ".join(f"{v} ({k})" for k, v in budget.items())
-    measured = "\n".join(rows + ["", f"{steps} generator updates per run (every variant), {args.seeds} "
-                                     f"seeds, mean ± std; γ = {res[0]['gamma']} in the preset (the official toy "
-                                     f"code's β = 1 on log‖g‖² is γ = 2 on −log‖g‖). A single-mutation run is the "
-                                     f"same E-GAN machinery with one mutation, so it is a plain GAN with that "
-                                     f"generator loss and the identical D schedule."])
-    write_claims_section("E-GAN on the toy mixtures: modes and sample quality (Wang et al. 2019)",
-                         "Paper (§4.2, Fig. 4-5; TEVC version): on 8 and 25 Gaussians E-GAN converges to the "
-                         "true distribution where GAN and LSGAN drop modes or blur them; the paper shows KDE plots "
-                         "and gives no numbers (the MSc study of E-kitcher notes that no quantitative analysis was "
-                         "done).", measured,
-                         "OMP_NUM_THREADS=1 python benchmarks/claims/egan.py toys"
-                         + (f" --seeds {args.seeds}" if args.seeds != 3 else "")
-                         + (f" --steps {args.steps}" if args.steps else ""))
+    numbers = {"seeds": args.seeds, "gamma": gamma, "budget": budget, "rows": rows}
+    publish(make_results("egan-toys", __file__, "toys", TOYS_TITLE, command_line(), numbers))
+
+
+def verdict_toys(n: dict):
+    """Per data set: does E-GAN capture more modes than every single-loss GAN (mean ± std over seeds)?"""
+    parts = []
+    for toy in n["budget"]:
+        rows = {r["variant"]: r for r in n["rows"] if r["data"] == toy}
+        egan = rows["egan"]["modes"]
+        outcomes = [compare_means(egan, rows[v]["modes"]) for v in SINGLE]
+        label = (REPRODUCED if all(o == REPRODUCED for o in outcomes) else
+                 DIRECTION if all(o != NOT_REPRODUCED for o in outcomes) else NOT_REPRODUCED)
+        others = ", ".join(f"{VARIANTS[v][0]} {rows[v]['modes']['mean']:.1f} ± {rows[v]['modes']['std']:.1f}"
+                           for v in SINGLE)
+        g0 = rows["egan-gamma0"]["modes"]
+        parts.append((f"{toy} (of {rows['egan']['modes_of']} modes)", label,
+                      f"E-GAN captures {ms(egan)} modes; {others}; without the diversity term (γ = 0) "
+                      f"{ms(g0)}.", "E-GAN's mean mode count above every single-loss GAN's by more than the larger "
+                      "seed standard deviation (above all, but within it for some: same direction only)"))
+    return parts
+
+
+def render_toys(results: dict):
+    n = results["numbers"]
+    rows = ["| data | method | modes captured | high-quality samples (%) |", "|---|---|---:|---:|"]
+    rows += [f"| {r['data']} | {VARIANTS[r['variant']][0]} | {ms(r['modes'])} / {r['modes_of']} | {ms(r['hq_pct'])} |"
+             for r in n["rows"]]
+    steps = ", ".join(f"{v} ({k})" for k, v in n["budget"].items())
+    measured = "\n".join(rows + ["", f"{steps} generator updates per run (every variant), {n['seeds']} seeds, mean ± "
+                                     f"std (ddof 1); a mode counts when ≥ 10 of 2,000 samples lie within 3σ of it, a "
+                                     f"sample is high-quality within 3σ of a mode; γ = {n['gamma']} in the preset (the "
+                                     f"official toy code's β = 1 on log‖g‖² is γ = 2 on −log‖g‖). A single-mutation "
+                                     f"run is the same E-GAN machinery with one mutation, so it is a plain GAN with "
+                                     f"that generator loss and the identical D schedule."])
+    return TOYS_PAPER, measured, verdict_block(verdict_toys(n))
 
 
 def fid_of(trainer) -> float:
@@ -118,6 +149,14 @@ def timed_run(preset: str, overrides, out: str, steps: Optional[int] = None, sec
     return result
 
 
+MNIST_TITLE = "E-GAN on MNIST (Wang et al. 2019)"
+MNIST_PAPER = ("Paper (§4.3, Table; CIFAR-10, LSUN, CelebA): E-GAN reaches an Inception score / FID at least as good "
+               "as the DCGAN-architecture baselines trained with one loss.")
+MNIST_ROWS = {"egan": "E-GAN (`egan-mnist`: heuristic, minimax, least squares)",
+              "dcgan-equal-updates": "DCGAN, heuristic loss alone — equal updates",
+              "dcgan-equal-time": "DCGAN, heuristic loss alone — equal wall-clock"}
+
+
 def claim_mnist(args) -> None:
     """E-GAN for N generator updates (time T), then the single-loss DCGAN for T: FID at N updates and at T."""
     root = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "runs",
@@ -128,34 +167,64 @@ def claim_mnist(args) -> None:
     dcgan = timed_run("dcgan-mnist", ["train.batch_size=32"], os.path.join(root, "dcgan-heuristic-b32"), steps=steps,
                       seconds=egan[2])
     print(f"DCGAN: {dcgan}", flush=True)
-    rows = ["| method | generator updates | training time (s) | FID (MNIST evaluator) |", "|---|---:|---:|---:|",
-            f"| E-GAN (`egan-mnist`: heuristic, minimax, least squares) | {egan[1]} | {egan[2]:.0f} | "
-            f"**{egan[0]:.1f}** |"]
+    rows = [{"kind": "egan", "updates": egan[1], "seconds": egan[2], "fid": egan[0]}]
     if "at_steps" in dcgan:
         fid, spent = dcgan["at_steps"]
-        rows.append(f"| DCGAN, heuristic loss alone — equal updates | {steps} | {spent:.0f} | **{fid:.1f}** |")
+        rows.append({"kind": "dcgan-equal-updates", "updates": steps, "seconds": spent, "fid": fid})
     fid, done, spent = dcgan["at_end"]
-    rows.append(f"| DCGAN, heuristic loss alone — equal wall-clock | {done} | {spent:.0f} | **{fid:.1f}** |")
-    measured = "\n".join(rows + ["", "Same DCGAN networks, batch 32, D updated once per iteration, one CPU thread "
-                                     "(training time only; evaluation excluded); FID on 2,000 samples against "
-                                     "MNIST-5k. The DCGAN row at equal updates is the same run as the wall-clock "
-                                     "row, scored on the way. Samples: runs/claims/egan-mnist, "
-                                     "runs/claims/dcgan-heuristic-b32."])
-    write_claims_section("E-GAN on MNIST (Wang et al. 2019)",
-                         "Paper (§4.3, Table; CIFAR-10, LSUN, CelebA): E-GAN reaches an Inception score / FID at "
-                         "least as good as the DCGAN-architecture baselines trained with one loss.", measured,
-                         f"OMP_NUM_THREADS=1 python benchmarks/claims/egan.py mnist --mnist-steps {steps}")
+    rows.append({"kind": "dcgan-equal-time", "updates": done, "seconds": spent, "fid": fid})
+    numbers = {"steps": steps, "eval_n": 2000, "rows": rows}
+    publish(make_results("egan-mnist", __file__, "mnist", MNIST_TITLE, command_line(), numbers))
+
+
+def verdict_mnist(n: dict):
+    rows = {r["kind"]: r for r in n["rows"]}
+    egan = rows["egan"]
+    parts = []
+    criterion = "E-GAN's FID at most the single-loss DCGAN's"
+    if "dcgan-equal-updates" in rows:
+        d = rows["dcgan-equal-updates"]
+        parts.append(("At an equal number of generator updates (the paper's comparison)",
+                      REPRODUCED if egan["fid"] <= d["fid"] else NOT_REPRODUCED,
+                      f"FID {egan['fid']:.1f} for E-GAN against {d['fid']:.1f} after {d['updates']} updates each; an "
+                      f"E-GAN update took {egan['seconds'] / d['seconds']:.1f}× the time of a DCGAN one.", criterion))
+    d = rows["dcgan-equal-time"]
+    parts.append(("At equal wall-clock", REPRODUCED if egan["fid"] <= d["fid"] else NOT_REPRODUCED,
+                  f"FID {egan['fid']:.1f} for E-GAN ({egan['updates']} updates) against {d['fid']:.1f} for the DCGAN "
+                  f"({d['updates']} updates in {d['seconds']:.0f} s).", criterion))
+    return parts
+
+
+def render_mnist(results: dict):
+    n = results["numbers"]
+    rows = ["| method | generator updates | training time (s) | FID (MNIST evaluator) |", "|---|---:|---:|---:|"]
+    rows += [f"| {MNIST_ROWS[r['kind']]} | {r['updates']} | {r['seconds']:.0f} | **{r['fid']:.1f}** |"
+             for r in n["rows"]]
+    measured = "\n".join(rows + ["", f"Same DCGAN networks, batch 32, D updated once per iteration, one CPU thread "
+                                     f"(training time only; evaluation excluded); FID on {n['eval_n']:,} samples "
+                                     f"against MNIST-5k. The DCGAN row at equal updates is the same run as the "
+                                     f"wall-clock row, scored on the way. Samples: runs/claims/egan-mnist, "
+                                     f"runs/claims/dcgan-heuristic-b32."])
+    return MNIST_PAPER, measured, verdict_block(verdict_mnist(n))
+
+
+RENDER = {"toys": render_toys, "mnist": render_mnist}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("claim", choices=["toys", "mnist", "all"])
+    ap.add_argument("claim", nargs="?", choices=["toys", "mnist", "all"])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=None, help="generator updates per toy run (default: the preset's)")
     ap.add_argument("--mnist-steps", type=int, default=3000, help="E-GAN generator updates on MNIST (the DCGAN "
                     "baseline then trains for E-GAN's time and is also scored at this many updates)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--render", action="store_true", help="re-render this script's sections from docs/claims/*.json")
     args = ap.parse_args()
+    if args.render:
+        return script_cli_render(__file__)
+    if args.claim is None:
+        ap.error("a claim (or --render) is required")
     torch.set_num_threads(args.threads)
     if args.claim in ("toys", "all"):
         claim_toys(args)

@@ -1,0 +1,154 @@
+"""docs/claims.md is generated: every section re-renders exactly from its JSON under docs/claims/, names the command
+and date of its run, and its verdict is computed from the numbers (benchmarks/claims/claims_common.py)."""
+import copy
+import os
+import re
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "benchmarks", "claims"))
+
+import claims_common as cc  # noqa: E402
+
+DOC = open(cc.CLAIMS_MD).read()
+INTRO, SECTIONS = cc.split_sections(DOC)
+RESULTS = {r["title"]: r for r in cc.all_results()}
+MEASURED = re.compile(r"^Measured \((\d{4}-\d\d-\d\d), torch ([^,]+), `([^`]+)`\):$", re.M)
+
+
+def test_doc_has_sections_and_no_orphan_json():
+    assert len(SECTIONS) >= 10
+    titles = [t for t, _ in SECTIONS]
+    assert len(set(titles)) == len(titles), "duplicate section titles"
+    assert set(RESULTS) == set(titles), "a section without JSON, or a JSON without its section"
+    slugs = [r["slug"] for r in RESULTS.values()]
+    assert len(set(slugs)) == len(slugs)
+    for r in RESULTS.values():
+        assert os.path.basename(cc.results_path(r["slug"])) == f"{r['slug']}.json"
+
+
+def test_intro_is_the_generated_one():
+    assert INTRO.rstrip("\n") == cc.INTRO.rstrip("\n")
+
+
+@pytest.mark.parametrize("title,section", SECTIONS, ids=[t[:60] for t, _ in SECTIONS])
+def test_section_is_exactly_its_json_rendered(title, section):
+    results = RESULTS.get(title)
+    assert results is not None, f"no docs/claims/*.json for section {title!r}"
+    assert cc.render_section(results) == section, (
+        f"section {title!r} differs from its rendering: re-render with "
+        f"`python benchmarks/claims/claims_common.py --render {results['slug']}` (never edit the doc by hand)")
+
+
+@pytest.mark.parametrize("title,section", SECTIONS, ids=[t[:60] for t, _ in SECTIONS])
+def test_section_names_command_and_date(title, section):
+    found = MEASURED.findall(section)
+    assert len(found) == 1, f"section {title!r} needs exactly one 'Measured (DATE, torch X, `COMMAND`):' line"
+    date, torch_version, command = found[0]
+    results = RESULTS[title]
+    assert (date, torch_version, command) == (results["date"], results["torch"], results["command"])
+    assert re.fullmatch(r"(\w+=\S+ )*python \S+\.py( .*)?", command), command
+    assert results["script"] in command, "the command must run the script that renders the section"
+    assert os.path.isfile(os.path.join(REPO, results["script"]))
+    assert "Verdict" in section
+    assert f"(claims/{results['slug']}.json)" in section
+
+
+def test_observations_carry_no_numbers_beyond_labels():
+    """Hand-written remarks (by eye) may not carry measured numbers: no decimals, percentages or counts > 9."""
+    for r in RESULTS.values():
+        for note in r.get("observations", []):
+            assert not re.search(r"\d\.\d|\d\s*%|\b\d{2,}\b", re.sub(r"\([^)]*\.png\)", "", note)), note
+
+
+# --- verdicts flip with the numbers ---------------------------------------------------------------------------
+
+def module(name):
+    return cc.script_module(f"benchmarks/claims/{name}.py")
+
+
+def test_compare_means():
+    a, b = {"mean": 2.0, "std": 0.1}, {"mean": 1.0, "std": 0.2}
+    assert cc.compare_means(a, b) == cc.REPRODUCED
+    assert cc.compare_means({"mean": 1.1, "std": 0.5}, b) == cc.DIRECTION
+    assert cc.compare_means(b, a) == cc.NOT_REPRODUCED
+    assert cc.compare_means(b, a, higher_is_better=False) == cc.REPRODUCED
+
+
+def test_conditional_verdict_flips_at_the_target():
+    classic = module("classic")
+    n = {"target_pct": 90.0, "rows": [{"preset": "cgan-mnist", "steps": 3000, "accuracy_pct": 90.5, "fid": 1.0}]}
+    label, evidence, criterion = classic.verdict_conditional(n)
+    assert label == cc.REPRODUCED and "90.5 %" in evidence and "≥ 90 %" in criterion
+    n["rows"][0]["accuracy_pct"] = 89.5
+    assert classic.verdict_conditional(n)[0] == cc.NOT_REPRODUCED
+    n["rows"].append({"preset": "acgan-mnist", "steps": 3000, "accuracy_pct": 95.0, "fid": 1.0})
+    assert classic.verdict_conditional(n)[0] == "reproduced for 1 of 2 presets"
+
+
+def test_gan_costs_verdict_flips_with_the_gradients():
+    gan_costs = module("gan_costs")
+    n = copy.deepcopy(RESULTS[gan_costs.TITLE]["numbers"])
+    rows = {r["cost"]: r for r in n["rows"]}
+    rows["nonsaturating"]["grad"] = {"mean": 2.0, "std": 0.1}
+    rows["minimax"]["grad"] = {"mean": 1.0, "std": 0.1}
+    assert gan_costs.verdict(n)[0] == cc.REPRODUCED
+    rows["nonsaturating"]["grad"] = {"mean": 0.9, "std": 0.1}
+    assert gan_costs.verdict(n)[0] == cc.NOT_REPRODUCED
+    # and the rendered section follows: the verdict text is computed, not stored
+    results = dict(RESULTS[gan_costs.TITLE], numbers=n)
+    assert "**Verdict: not reproduced.**" in cc.render_section(results)
+
+
+def test_infogan_verdict_flips_at_twice_the_papers_error():
+    infogan = module("infogan")
+    n = copy.deepcopy(RESULTS[infogan.TITLE]["numbers"])
+    n["error_pct"] = 9.9
+    assert infogan.verdict(n)[0] == cc.REPRODUCED
+    n["error_pct"] = 10.1
+    assert infogan.verdict(n)[0] == cc.NOT_REPRODUCED
+
+
+def test_progan_verdict_flips_when_progressive_is_slower():
+    stylegan = module("stylegan")
+    curve = lambda fids: [{"seconds": 60.0 * (i + 1), "step": None, "fid_ema": f, "fid_live": f}  # noqa: E731
+                          for i, f in enumerate(fids)]
+    n = {"targets": [20.0, 10.0], "curves": {"progressive": curve([50, 15, 8]), "fixed": curve([60, 30, 9])}}
+    assert [p[1] for p in stylegan.verdict_progan(n)] == [cc.REPRODUCED, cc.REPRODUCED]
+    n["curves"]["progressive"] = curve([50, 30, 25])
+    assert [p[1] for p in stylegan.verdict_progan(n)] == [cc.NOT_REPRODUCED, cc.NOT_REPRODUCED]
+
+
+def test_dissection_repair_verdict_flips_when_fid_drops():
+    dissection = module("dissection")
+    n = copy.deepcopy(RESULTS[dissection.TITLE]["numbers"])
+    part = lambda: next(p for p in dissection.verdict(n) if p[0].startswith("Ablating artifact"))  # noqa: E731
+    assert all(r["fid_after"] >= r["fid_before"] for r in n["repair"]) and part()[1] == cc.NOT_REPRODUCED
+    n["repair"][0]["fid_after"] = n["repair"][0]["fid_before"] - 1
+    assert part()[1] == cc.REPRODUCED
+
+
+def test_a_rerun_replaces_one_json_and_one_section(tmp_path, monkeypatch):
+    """publish() writes the JSON and rewrites only its own section; the others stay byte-identical."""
+    monkeypatch.setattr(cc, "CLAIMS_DIR", str(tmp_path / "claims"))
+    monkeypatch.setattr(cc, "CLAIMS_MD", str(tmp_path / "claims.md"))
+    (tmp_path / "claims.md").write_text(DOC)
+    for r in RESULTS.values():
+        cc.save_results(r)
+    classic = module("classic")
+    new = copy.deepcopy(RESULTS[classic.WGAN_TITLE])
+    new.update(date="2099-01-01", command="python benchmarks/claims/classic.py wgan --steps 7", observations=[])
+    new.pop("source", None)
+    new["numbers"]["rho_wgan"] = 0.1
+    cc.publish(new)
+    intro, sections = cc.split_sections((tmp_path / "claims.md").read_text())
+    assert [t for t, _ in sections] == [t for t, _ in SECTIONS]
+    for (title, text), (_, old) in zip(sections, SECTIONS):
+        if title == classic.WGAN_TITLE:
+            assert "Measured (2099-01-01" in text and "**Verdict: not reproduced.**" in text
+            assert "parsed from" not in text
+        else:
+            assert text == old
+    assert cc.render_all(check=True) == []
