@@ -32,7 +32,9 @@ class ProGANGeneratorConfig:
     name: str = "progan"
     z_dim: int = 128
     channels: int = 128  # the widest layer (the paper: 512)
-    channel_base: int = 2048  # nf(res) = min(channel_base / res, channels) (the paper: 8192 ... at 1024²: 16)
+    # nf(res) = min(channel_base / res, channels). The paper's ladder (official fmap_base 8192 / 2^(log2 res − 1):
+    # 512 up to 32², 16 at 1024²) is channel_base 16384 with channels 512.
+    channel_base: int = 2048
 
 
 @dataclass
