@@ -38,9 +38,15 @@ def test_warmup_forgets_the_initial_weights_and_is_plain_ema_later():
     expected = 1 - math.prod(min(0.999, (1 + t) / (10 + t)) for t in range(600))
     value = _step_response(ema, model, 600)
     assert math.isclose(value, expected, rel_tol=1e-5)
-    assert value > 0.99 and 1 - 0.999 ** 600 < 0.46  # the warm-up matters at this length
-    # Past t = 8991, (1 + t) / (10 + t) > 0.999: the decay is the configured one.
-    assert min(0.999, (1 + 9000) / (10 + 9000)) == 0.999
+    plain_model = _zero_model()
+    plain = _step_response(EMA(plain_model, 0.999), plain_model, 600)
+    assert value > 0.99 and plain < 0.46  # the warm-up matters at this length
+    # The cap (1 + t) / (10 + t) reaches β = 0.999 at t = 8990: below it the EMA uses the cap, from it on β itself.
+    ema.updates = 8989
+    assert ema.decay() == pytest.approx(8990 / 8999, abs=1e-12) and ema.decay() < 0.999
+    for t in (8990, 8991, 20000):
+        ema.updates = t
+        assert ema.decay() == pytest.approx(0.999, abs=1e-12)
 
 
 def test_start_copies_the_weights_until_tracking_begins():
@@ -49,7 +55,8 @@ def test_start_copies_the_weights_until_tracking_begins():
     assert _step_response(ema, model, 5) == 1.0  # copied
     with torch.no_grad():
         model.weight.fill_(2.0)
-    ema.update(model)  # first tracked update: β_0 = min(0.9, 1/10) = 0.1
+    assert ema.decay() == pytest.approx(0.1)  # first tracked update: β_0 = min(0.9, 1/10)
+    ema.update(model)
     assert math.isclose(float(ema.shadow.weight[0, 0]), 0.1 * 1.0 + 0.9 * 2.0, rel_tol=1e-6)
 
 
