@@ -16,14 +16,22 @@ def classifier_logits(images: torch.Tensor, evaluator_name: str, batch_size: int
     return torch.cat([net.logits(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
+def has_ema(run_dir: str) -> bool:
+    """Whether the run's newest checkpoint keeps an EMA generator."""
+    import ganforge
+    from ganforge.train.checkpoint import read_meta
+
+    return "ema" in read_meta(ganforge.load(run_dir).checkpoint)["state"]
+
+
 def legibility(run_dir: str, evaluator_name: str = "mnist5k", n: int = 5000, seed: int = 0,
-               threshold: float = 0.9) -> dict:
-    """Share of n samples (the run's EMA generator when it kept one) the evaluator labels with p ≥ threshold,
-    and how many distinct classes those confident samples cover."""
+               threshold: float = 0.9, ema: bool = True) -> dict:
+    """Share of n samples (the run's EMA generator when it kept one and `ema`, else the live one) the evaluator
+    labels with p ≥ threshold, and how many distinct classes those confident samples cover."""
     import ganforge
     from ganforge.metrics import confident_classes, confident_share
 
-    images = ganforge.load(run_dir).sample(n, seed=seed)
+    images = ganforge.load(run_dir, ema=ema).sample(n, seed=seed)
     logits = classifier_logits(images, evaluator_name)
     classes = confident_classes(logits, threshold)
     return {"confident_share": confident_share(logits, threshold), "n": n, "threshold": threshold,
