@@ -1,8 +1,10 @@
 """`ganforge eval` and the Trainer's periodic evaluation: scores that respond to sample quality, the protocol
 recorded with them, stacked-MNIST mode counts, data-parallel sharding, and no effect on training."""
 import json
+import os
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -69,6 +71,55 @@ def test_reference_statistics_are_cached_per_protocol(tmp_path):
     other = evaluate(g, data, "fid", n=500, n_real=2000, cache_dir=str(tmp_path))
     assert len(list(tmp_path.iterdir())) == 2 and other.protocol_key != first.protocol_key
     assert other.protocol["n_real"] == 2000 and first.protocol["n_real"] is None
+
+
+def _fid_and_cache(g, data, cache_dir):
+    """FID against `data` with reference statistics from `cache_dir`, and the cache file's (inode, mtime)."""
+    fid = evaluate(g, data, "fid", n=300, extractor="mnist5k", cache_dir=str(cache_dir)).scores["fid"]
+    (cached,) = list(cache_dir.iterdir())
+    return fid, (cached.stat().st_ino, cached.stat().st_mtime_ns)
+
+
+@pytest.mark.parametrize("kind", ["folder", "npz"])
+def test_reference_statistics_follow_data_changed_in_place(tmp_path, kind):
+    """The cached μ, Σ of a folder or .npz are reused while the files are unchanged and recomputed when their content
+    changes under the same name (the npz keeps its size and even its modification time: its bytes are hashed)."""
+    from PIL import Image
+
+    digits = _mnist("train").x[:120]  # uint8 1×32×32
+    g = Replay(_mnist("test").x)
+    cache, fresh = tmp_path / "cache", tmp_path / "fresh"
+    if kind == "folder":
+        root = tmp_path / "images"
+        root.mkdir()
+        for i, img in enumerate(digits):
+            Image.fromarray(img[0].numpy()).save(root / f"{i:03d}.png")
+        data = load_config("dcgan-mnist", ["data.name=folder", f"data.path={root}", "data.resolution=32",
+                                           "data.channels=1"]).data
+    else:
+        root = tmp_path / "digits.npz"
+        np.savez(root, x=digits.numpy())
+        data = load_config("dcgan-mnist", ["data.name=npz", f"data.path={root}"]).data
+    cache.mkdir()
+    fresh.mkdir()
+    fid, file = _fid_and_cache(g, data, cache)
+    assert _fid_and_cache(g, data, cache) == (fid, file)  # unchanged data: a cache hit, the file is not rewritten
+
+    changed = digits.clone()
+    changed[:60] = 255 - changed[:60]  # half the digits inverted: same names, shapes and sizes, other content
+    if kind == "folder":
+        for i in range(60):
+            path = root / f"{i:03d}.png"
+            Image.fromarray(changed[i, 0].numpy()).save(path)
+            os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    else:
+        stat = root.stat()
+        np.savez(root, x=changed.numpy())
+        assert root.stat().st_size == stat.st_size
+        os.utime(root, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    new_fid, new_file = _fid_and_cache(g, data, cache)
+    assert new_file != file and new_fid > fid + 1.0  # recomputed: the reference no longer looks like the samples
+    assert new_fid == _fid_and_cache(g, data, fresh)[0]  # ... and equals statistics computed from scratch
 
 
 def test_stacked_mnist_modes():

@@ -172,8 +172,8 @@ def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto"
     n: generated samples (sample i always uses the same latent code for a given `seed`); n_real: reference
     images (None: the whole dataset); extractor: "auto" (shipped evaluator for bundled data, else Inception),
     "inception", "mnist5k" or "shapes"; weights, resize: the Inception weights file and resize rule. Reference
-    statistics are cached per protocol in `cache_dir` (default ~/.cache/ganforge/refstats). `dataset` saves
-    rebuilding it.
+    statistics are cached per protocol in `cache_dir` (default ~/.cache/ganforge/refstats) and recomputed when the
+    files of a folder or .npz dataset changed. `dataset` saves rebuilding it.
     Data parallel: each of `world_size` ranks generates its share of the n samples and `gather(rows)` must
     return all ranks' rows, in rank order, on rank 0 (None elsewhere); only rank 0 returns a result.
     """

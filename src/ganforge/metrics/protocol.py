@@ -6,11 +6,13 @@ KID subsets, k of PR) — reference/metrics.md §2-§4 lists differences of 5-20
 Heusel et al. (NeurIPS 2017) define FID with the Inception pool_3 features of ≥ 10,000 samples, and warn that
 FID is biased by N; :class:`EvalProtocol` names all of these, :meth:`EvalProtocol.key` hashes them, and
 :func:`check_comparable` warns when two scores were made under different protocols. Reference statistics of the
-real data depend on a subset of the protocol (:meth:`EvalProtocol.reference_key`) and are cached per that key.
+real data depend on a subset of the protocol (:meth:`EvalProtocol.reference_key`) and are cached per that key,
+together with a fingerprint of the data's files (:func:`data_fingerprint`), so data changed in place is re-read.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -200,6 +202,54 @@ def default_refstats_dir() -> str:
     return os.path.join(os.path.expanduser("~"), ".cache", "ganforge", "refstats")
 
 
+def data_fingerprint(dataset: Dict) -> Optional[str]:
+    """A digest of the current content of the files a dataset config names (its fields ending in "path"), or None
+    when it names none (bundled and procedural data: their config parameters define them).
+
+    A folder: the sorted relative paths of its files (hidden folders skipped, as the folder dataset does) with sizes
+    and modification times — cheap, no file is read. A file (.npz): its size and the SHA-256 of its bytes (remembered
+    per inode, size and change time — which every write updates and `touch` cannot set back — so periodic
+    evaluations do not re-read an unchanged file). Not part of the protocol: a copy of the same data elsewhere
+    makes comparable scores; the fingerprint only decides whether cached statistics are still valid.
+    """
+    parts = []
+    for name in sorted(dataset):
+        value = dataset[name]
+        if not (name.endswith("path") and isinstance(value, str) and value):
+            continue
+        path = os.path.expanduser(value)
+        if os.path.isdir(path):
+            parts.append([name, "dir", _folder_listing(path)])
+        elif os.path.isfile(path):
+            st = os.stat(path)
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            parts.append([name, "file", st.st_size, _file_sha256(os.path.abspath(path), stamp)])
+    return _digest(parts) if parts else None
+
+
+def _folder_listing(root: str) -> list:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for f in sorted(filenames):
+            path = os.path.join(dirpath, f)
+            try:
+                st = os.stat(path)
+                out.append([os.path.relpath(path, root), st.st_size, st.st_mtime_ns])
+            except OSError:  # a broken link or a file removed meanwhile: the dataset skips it too
+                out.append([os.path.relpath(path, root), -1, -1])
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _file_sha256(path: str, stamp: tuple) -> str:  # stamp: the memo's key only
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def real_indices(protocol: EvalProtocol, available: int) -> torch.Tensor:
     """The reference samples: all of them (n_real None), or n_real of them chosen with the protocol's seed."""
     if protocol.n_real is None:
@@ -217,33 +267,38 @@ def cached_reference(protocol: EvalProtocol, compute: Callable[[], Dict[str, tor
     """Reference tensors of `protocol` from the cache, or `compute()`d once and stored there.
 
     The file is ``<cache_dir>/<reference_key>.safetensors`` (default folder ~/.cache/ganforge/refstats), written
-    atomically with the protocol in its metadata. A file written for another key, or lacking one of the
+    atomically with the protocol and the data's fingerprint (:func:`data_fingerprint` of ``protocol.dataset``) in
+    its metadata. A file written for another key, for other content of the data's files, or lacking one of the
     `required` tensors, is recomputed and replaced.
     """
     from ..utils.safeio import read_tensors, write_tensors
 
     folder = cache_dir or default_refstats_dir()
     key = protocol.reference_key()
+    fingerprint = data_fingerprint(protocol.dataset) or ""
     path = os.path.join(folder, f"{key}.safetensors")
     if os.path.isfile(path):
         from safetensors import safe_open
 
         with safe_open(path, framework="pt") as f:
-            stored = (f.metadata() or {}).get("reference_key")
-        if stored == key:
+            meta = f.metadata() or {}
+        if meta.get("reference_key") != key:
+            log.warning("ignoring %s: it was written for another protocol", path)
+        elif meta.get("data_fingerprint", "") != fingerprint:
+            log.warning("ignoring %s: the files of the reference data changed since it was written", path)
+        else:
             tensors = read_tensors(path)
             if all(k in tensors for k in required):
                 log.info("reference statistics: cache hit %s", path)
                 return tensors
             log.info("%s lacks some of %s: recomputing", path, list(required))
-        else:
-            log.warning("ignoring %s: it was written for another protocol", path)
     tensors = compute()
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
     os.close(fd)
     try:
-        write_tensors(tmp, tensors, metadata={"reference_key": key, "protocol": _canonical(protocol.to_json())})
+        write_tensors(tmp, tensors, metadata={"reference_key": key, "protocol": _canonical(protocol.to_json()),
+                                              "data_fingerprint": fingerprint})
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
