@@ -1,4 +1,5 @@
 """GAN Dissection (Bau et al., ICLR 2019): the quantile sketch, IoU, alignment, interventions, ACE, report."""
+import copy
 import json
 import os
 
@@ -11,14 +12,16 @@ from torch import nn
 
 from ganforge.data import build_dataset
 from ganforge.data.shapes import ShapesConfig
-from ganforge.dissect import (RunningQuantile, ace, capture, dissect, edit, intervene, learn_alpha,
-                              rank_units_by_ace, region_mask, upsample, write_report)
+from ganforge.dissect import (RunningQuantile, ace, capture, dissect, edit, insertion_values, intervene,
+                              learn_alpha, rank_units_by_ace, region_mask, upsample, write_report)
 from ganforge.dissect.artifacts import unit_score_effects
+from ganforge.dissect.intervene import class_fractions
 from ganforge.dissect.stats import iou_from_counts, iqr_from_counts
 from ganforge.errors import ConfigError
 from ganforge.metrics.features import generator_source
 from ganforge.models.base import Generator, normal_init
 from ganforge.models.dcgan import DCGANGenerator
+from ganforge.models.stylegan import StyleGANGenerator
 
 CLASSES = ("background", "circle", "square", "triangle")
 
@@ -68,6 +71,15 @@ def dcgan():
     torch.manual_seed(0)
     g = DCGANGenerator((3, 32, 32), z_dim=8, channels=8)
     normal_init(g, std=0.3)  # larger than DCGAN's 0.02, so that outputs are far from 0 and edits show
+    return g.eval()
+
+
+@pytest.fixture(scope="module")
+def stylegan():
+    torch.manual_seed(0)
+    g = StyleGANGenerator((3, 16, 16), z_dim=8, w_dim=8, mapping_layers=2, channels=8, channel_base=64)
+    for layer in g.synthesis_net.layers:  # a trained StyleGAN's noise matters; at init its strength is 0
+        torch.nn.init.constant_(layer.noise.weight, 1.0)
     return g.eval()
 
 
@@ -215,6 +227,45 @@ def test_ablating_all_units_changes_the_output_and_ablating_none_is_bitwise_iden
     assert torch.allclose(every, every[:1].expand_as(every), atol=1e-6)
     before, after = intervene(dcgan, "layer2", [], n=4)
     assert torch.equal(before, after)
+
+
+def test_stylegan_interventions_compare_images_made_with_the_same_noise(stylegan):
+    before, after = intervene(stylegan, "layer2_8", [], n=4)
+    assert torch.equal(before, after)  # intervening on no unit changes nothing, noise inputs included
+    stylegan.train()  # left in training mode by the caller: the tools still sample with the fixed noise
+    try:
+        again, _ = intervene(stylegan, "layer2_8", [], n=4)
+        r = ace(stylegan, CodeSegmenter(), "layer2_8", [], "circle", value=1.0, n=8, batch_size=4)
+    finally:
+        stylegan.eval()
+    assert torch.equal(again, before)
+    assert r["original"] == r["ablated"] == r["inserted"] and r["ace"] == 0.0
+    with edit(stylegan, "layer2_8", range(8)), torch.no_grad():  # ...and the equality above is not vacuous
+        assert not torch.allclose(stylegan(generator_source(stylegan).latents(0, 4)[0]), before)
+
+
+def _modes(module):
+    return [m.training for m in module.modules()]
+
+
+def test_intervention_tools_run_a_batchnorm_generator_in_eval_mode_and_restore_its_modes(dcgan):
+    seg = CodeSegmenter()
+    tools = {
+        "insertion_values": lambda g: insertion_values(g, seg, "layer2", "circle", n=16, batch_size=8),
+        "ace": lambda g: torch.tensor(ace(g, seg, "layer2", [1, 5], "circle", value=1.0, n=16, batch_size=8)["ace"]),
+        "class_fractions": lambda g: class_fractions(g, seg, "layer2", [1, 5], n=16, batch_size=8),
+        "rank_units_by_ace": lambda g: rank_units_by_ace(g, seg, "layer2", "circle", value=1.0, n=8, batch_size=8),
+        "unit_score_effects": lambda g: unit_score_effects(g, "layer2", lambda x: x.mean(dim=(1, 2, 3)), n=8,
+                                                           batch_size=8),
+        "intervene": lambda g: intervene(g, "layer2", [1], n=4)[1],
+    }
+    live = copy.deepcopy(dcgan).train()
+    live.net[1].eval()  # a caller's mixed modes: one BatchNorm already in eval mode
+    modes, state = _modes(live), {k: v.clone() for k, v in live.state_dict().items()}
+    for name, tool in tools.items():
+        assert torch.equal(tool(live), tool(dcgan)), name  # batch statistics would change every number
+        assert _modes(live) == modes, name
+    assert all(torch.equal(v, live.state_dict()[k]) for k, v in state.items())  # running statistics untouched
 
 
 def test_insertion_inside_a_region_leaves_activations_outside_unchanged(dcgan):

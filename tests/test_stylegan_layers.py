@@ -4,11 +4,14 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from ganforge.models.progan import ProGANDiscriminator
 from ganforge.models.stylegan import StyleGANGenerator
 from ganforge.nn.blur import Blur
 from ganforge.nn.equalized import EqualConv2d, EqualLinear
 from ganforge.nn.mbstd import MinibatchStdDev
+from ganforge.nn.noise import NoiseInjection
 from ganforge.nn.norms import pixel_norm
 from ganforge.nn.style import AdaIN
 
@@ -174,3 +177,69 @@ def test_a_constant_of_ones_leaves_the_first_layer_pattern_to_the_noise():
     assert (a - b).abs().mean() > 0.5  # flipping a noise of strength 1e-3 flips the whole pattern
     a, b = first_layer("normal", 1e-3)
     assert (a - b).abs().mean() < 0.05  # the constant's own structure dominates
+
+
+def test_noise_is_fresh_in_training_fixed_in_eval_and_never_reads_the_global_rng_in_eval():
+    g = _gen().eval()
+    for layer in g.synthesis_net.layers:
+        torch.nn.init.constant_(layer.noise.weight, 1.0)
+    z = torch.randn(3, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        state = torch.get_rng_state()
+        a = g(z)
+        assert torch.equal(torch.get_rng_state(), state)  # sampling leaves the training stream alone
+        assert torch.equal(g(z), a)
+        # the fixed noise is each layer's own 1×1×H×W image, the same for every sample of the batch
+        fixed = [layer.noise.fixed_noise for layer in g.synthesis_net.layers]
+        assert [t.shape[-1] for t in fixed] == [4, 4, 8, 8, 16, 16] and not torch.equal(fixed[0], fixed[1])
+        assert torch.equal(g.synthesis(g.broadcast(g.mapping(z)), fixed), a)
+        # a freshly built generator has the same fixed noise: it is not stored, it is rebuilt from the seed
+        assert torch.equal(_gen().synthesis_net.layers[3].noise.fixed_noise, fixed[3])
+        g.train()
+        torch.manual_seed(1)
+        t1 = g.synthesis(g.broadcast(g.mapping(z)))
+        t2 = g.synthesis(g.broadcast(g.mapping(z)))
+    assert not torch.allclose(t1, t2)  # training: fresh noise per call
+
+
+def test_noise_layer_uses_its_fixed_image_in_eval_mode_only():
+    layer = NoiseInjection(2, 4, seed=5)
+    torch.nn.init.constant_(layer.weight, 2.0)
+    x = torch.zeros(3, 2, 4, 4)
+    want = torch.randn(1, 1, 4, 4, generator=torch.Generator().manual_seed(5)) * 2.0
+    assert torch.equal(layer.eval()(x), want.expand(3, 2, 4, 4))
+    given = torch.ones(3, 1, 4, 4)
+    assert torch.equal(layer(x, given), torch.full((3, 2, 4, 4), 2.0))
+    assert not torch.equal(layer.train()(x), want.expand(3, 2, 4, 4))
+
+
+def _d_pair(blur):
+    torch.manual_seed(0)
+    d = ProGANDiscriminator((3, 16, 16), channels=8, channel_base=64, blur=blur)
+    for conv in d.blocks[1]:  # non-zero biases, so that where the bias is added shows
+        torch.nn.init.normal_(conv.bias)
+    return d
+
+
+def test_stylegan_discriminator_block_is_blur_conv_downscale_bias_lrelu():
+    """Official StyleGAN D_basic (networks_stylegan.py, reference/papers-details.md §1.4): conv3×3 → bias → lrelu,
+    then blur → conv3×3 with 2×2 box downscale (or the equivalent fused stride-2 conv) → bias → lrelu."""
+    d = _d_pair(blur=True)
+    conv_a, conv_b = d.blocks[1]
+    x = torch.randn(2, conv_a.weight.shape[1], 16, 16, generator=torch.Generator().manual_seed(1))
+    h = F.leaky_relu(F.conv2d(x, conv_a.weight * conv_a.scale, conv_a.bias, padding=1), 0.2)
+    k = torch.tensor([1.0, 2.0, 1.0])
+    kernel = (k[:, None] * k[None, :] / 16).expand(h.shape[1], 1, 3, 3)
+    h = F.conv2d(h, kernel, padding=1, groups=h.shape[1])  # blur
+    h = F.avg_pool2d(F.conv2d(h, conv_b.weight * conv_b.scale, padding=1), 2)  # conv, then downscale
+    want = F.leaky_relu(h + conv_b.bias.view(1, -1, 1, 1), 0.2)  # bias, then lrelu
+    with torch.no_grad():
+        got = d.block(2, x)
+    assert got.shape == (2, conv_b.weight.shape[0], 8, 8)
+    assert torch.allclose(got, want, atol=1e-5), (got - want).abs().max()
+    # ProGAN (no blur) keeps its own order: conv → bias → lrelu → 2×2 average pool
+    p = _d_pair(blur=False)
+    pa, pb = p.blocks[1]
+    ref = F.avg_pool2d(F.leaky_relu(pb(F.leaky_relu(pa(x), 0.2)), 0.2), 2)
+    with torch.no_grad():
+        assert torch.allclose(p.block(2, x), ref, atol=1e-6)

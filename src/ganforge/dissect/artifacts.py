@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ..metrics.features import generator_source
 from ..metrics.fid import frechet_distance, gaussian_stats
-from .hooks import capture, check_units, edit, generator_module, resolve_layer
+from .hooks import capture, check_units, edit, generator_module, in_eval_mode, resolve_layer
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ def discriminator_fake_score(discriminator) -> Callable[[torch.Tensor], torch.Te
     return score
 
 
+@in_eval_mode
 @torch.no_grad()
 def unit_score_effects(generator, layer: str, score_fn: Callable[[torch.Tensor], torch.Tensor], *, n: int = 500,
                        seed: int = 7, batch_size: int = 100) -> torch.Tensor:
@@ -81,6 +82,7 @@ def fid_to(real_stats, features: torch.Tensor) -> float:
     return float(frechet_distance(real_stats[0], real_stats[1], mu, sigma))
 
 
+@in_eval_mode
 def unit_fid(generator, layer: str, extractor, real_stats, *, n: int = 2000, top: int = 200, seed: int = 8,
              batch_size: int = 250) -> torch.Tensor:
     """U per-unit FIDs: FID (with `extractor`'s features, against `real_stats` = (μ, Σ)) of the `top` of n
@@ -91,6 +93,7 @@ def unit_fid(generator, layer: str, extractor, real_stats, *, n: int = 2000, top
     return torch.tensor([fid_to(real_stats, feats[idx[:, u]]) for u in range(maxima.shape[1])])
 
 
+@in_eval_mode
 def repair_fid(generator, layer: str, units: Sequence[int], extractor, real_stats, *, n: int = 2000,
                seed: int = 9, batch_size: int = 250, random_sets: int = 3) -> dict:
     """FID of n samples before and after ablating `units` everywhere in `layer`, and after ablating as many

@@ -34,7 +34,7 @@ import torch
 
 from ..errors import ConfigError
 from ..metrics.features import generator_source
-from .hooks import capture, generator_module, resolve_layer
+from .hooks import capture, generator_module, in_eval_mode, resolve_layer
 from .quantile import RunningQuantile
 from .segmenter import concept_labels, load_segmenter
 from .stats import class_onehot, iou_from_counts, iqr_from_counts, level_histogram, on_counts, upsample
@@ -170,6 +170,7 @@ def _iqr_thresholds(source, generator, layer, segmenter, sketch, n, batch_size):
     return thresholds, c_best, none
 
 
+@in_eval_mode
 def dissect(generator, segmenter="shapes", layer: Optional[str] = None, n: int = 1000, *, seed: int = 1,
             threshold: Union[str, float] = "iqr", n_threshold: Optional[int] = None, batch_size: int = 100,
             top_k: int = 8, resolution: int = 1024, device=None) -> LayerDissection:
@@ -192,43 +193,38 @@ def dissect(generator, segmenter="shapes", layer: Optional[str] = None, n: int =
                           f"{threshold!r}")
     if isinstance(segmenter, str):
         segmenter = load_segmenter(segmenter, device=device or "cpu")
-    was_training = module.training
-    module.eval()
-    try:
-        source = generator_source(module, seed=seed, device=device)
-        sketch = RunningQuantile(resolution, seed=seed)
-        maxima, fsize = [], None
-        for start, count in _batches(n, batch_size):
-            with capture(module, layer) as out, torch.no_grad():
-                source(start, count)
-            r = out["r"].float().cpu()
-            fsize = list(r.shape[-2:])
-            sketch.add(r.permute(0, 2, 3, 1).reshape(-1, r.shape[1]))
-            maxima.append(r.amax(dim=(2, 3)))
-        maxima = torch.cat(maxima)  # N×U
-        U = maxima.shape[1]
-        if fixed:
-            if threshold.numel() != U:
-                raise ConfigError(f"{threshold.numel()} fixed thresholds for a layer of {U} units")
-            thresholds, iqr_class, fallback = threshold.float().reshape(U).cpu(), None, None
-        elif threshold == "iqr":
-            tsource = generator_source(module, seed=seed + 1, device=device)
-            thresholds, iqr_class, fallback = _iqr_thresholds(tsource, module, layer, segmenter, sketch,
-                                                              n_threshold or n, batch_size)
-        else:
-            thresholds, iqr_class, fallback = sketch.quantiles([float(threshold)])[:, 0], None, None
-        inter = act = label = None
-        pixels = 0
-        for start, count in _batches(n, batch_size):
-            r, heads = _forward(source, module, layer, segmenter, start, count)
-            class_names = concept_names(heads)
-            on = (upsample(r, heads[0][1].shape[-2:]) > thresholds[None, :, None, None]).double()
-            onehot = _onehots(heads).double()
-            batch = (torch.einsum("nuhw,nchw->uc", on, onehot), on.sum(dim=(0, 2, 3)), onehot.sum(dim=(0, 2, 3)))
-            inter, act, label = batch if inter is None else (inter + batch[0], act + batch[1], label + batch[2])
-            pixels += heads[0][1].numel()
-    finally:
-        module.train(was_training)
+    source = generator_source(module, seed=seed, device=device)
+    sketch = RunningQuantile(resolution, seed=seed)
+    maxima, fsize = [], None
+    for start, count in _batches(n, batch_size):
+        with capture(module, layer) as out, torch.no_grad():
+            source(start, count)
+        r = out["r"].float().cpu()
+        fsize = list(r.shape[-2:])
+        sketch.add(r.permute(0, 2, 3, 1).reshape(-1, r.shape[1]))
+        maxima.append(r.amax(dim=(2, 3)))
+    maxima = torch.cat(maxima)  # N×U
+    U = maxima.shape[1]
+    if fixed:
+        if threshold.numel() != U:
+            raise ConfigError(f"{threshold.numel()} fixed thresholds for a layer of {U} units")
+        thresholds, iqr_class, fallback = threshold.float().reshape(U).cpu(), None, None
+    elif threshold == "iqr":
+        tsource = generator_source(module, seed=seed + 1, device=device)
+        thresholds, iqr_class, fallback = _iqr_thresholds(tsource, module, layer, segmenter, sketch,
+                                                          n_threshold or n, batch_size)
+    else:
+        thresholds, iqr_class, fallback = sketch.quantiles([float(threshold)])[:, 0], None, None
+    inter = act = label = None
+    pixels = 0
+    for start, count in _batches(n, batch_size):
+        r, heads = _forward(source, module, layer, segmenter, start, count)
+        class_names = concept_names(heads)
+        on = (upsample(r, heads[0][1].shape[-2:]) > thresholds[None, :, None, None]).double()
+        onehot = _onehots(heads).double()
+        batch = (torch.einsum("nuhw,nchw->uc", on, onehot), on.sum(dim=(0, 2, 3)), onehot.sum(dim=(0, 2, 3)))
+        inter, act, label = batch if inter is None else (inter + batch[0], act + batch[1], label + batch[2])
+        pixels += heads[0][1].numel()
     ious = iou_from_counts(inter, act[:, None], label[None, :])
     iqrs = iqr_from_counts(inter, act[:, None], label[None, :], pixels)
     best = iqr_class if iqr_class is not None else ious.argmax(1)

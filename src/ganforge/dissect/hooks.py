@@ -10,13 +10,15 @@ Layers are named by the generator itself (``feature_layers()``), so no tool need
 from __future__ import annotations
 
 import contextlib
-from typing import Dict, Optional, Sequence, Tuple, Union
+import functools
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from ..nn.modes import eval_mode
 
 Region = Union[Tuple[int, int, int, int], torch.Tensor, None]
 
@@ -27,6 +29,21 @@ def generator_module(generator) -> nn.Module:
     if not isinstance(module, nn.Module):
         raise ConfigError(f"expected a generator module or a loaded run, got {type(generator).__name__}")
     return module
+
+
+def in_eval_mode(fn: Callable) -> Callable:
+    """Decorator for a tool ``fn(generator, ...)``: the generator (a module or a loaded run) runs in eval mode,
+    and every submodule gets its previous mode back afterwards. Dissection measures the network users sample
+    from: BatchNorm with its running statistics (batch statistics would make every number depend on the batch
+    and update the statistics), StyleGAN with its fixed noise (so that images before and after an edit differ by
+    the edit alone, as official StyleGAN fixes the noise for PPL)."""
+
+    @functools.wraps(fn)
+    def wrapper(generator, *args, **kwargs):
+        with eval_mode(generator_module(generator)):
+            return fn(generator, *args, **kwargs)
+
+    return wrapper
 
 
 def feature_layers(generator) -> Dict[str, nn.Module]:

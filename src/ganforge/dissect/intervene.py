@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from ..metrics.features import generator_source
 from .quantile import RunningQuantile
-from .hooks import Region, capture, check_units, edit, generator_module, region_mask, resolve_layer
+from .hooks import Region, capture, check_units, edit, generator_module, in_eval_mode, region_mask, resolve_layer
 from .segmenter import class_probs, load_segmenter, segment
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ def _image_size(module):
     return tuple(shape[-2:])
 
 
+@in_eval_mode
 def num_units(generator, layer: str) -> int:
     """Units (channels) of `layer`, from one forward pass on a single latent code."""
     module = generator_module(generator)
@@ -64,6 +65,7 @@ def num_units(generator, layer: str) -> int:
     return int(out["r"].shape[1])
 
 
+@in_eval_mode
 @torch.no_grad()
 def insertion_values(generator, segmenter, layer: str, cls, n: int = 500, seed: int = 3,
                      batch_size: int = 100) -> torch.Tensor:
@@ -85,6 +87,7 @@ def insertion_values(generator, segmenter, layer: str, cls, n: int = 500, seed: 
     return num / den
 
 
+@in_eval_mode
 @torch.no_grad()
 def unit_quantile_values(generator, layer: str, q: float = 0.99, n: int = 200, seed: int = 3,
                          batch_size: int = 100) -> torch.Tensor:
@@ -111,6 +114,7 @@ def _values(mode, units, value):
     return v[torch.as_tensor(list(units))] if v.dim() == 1 and len(v) != len(units) else v
 
 
+@in_eval_mode
 @torch.no_grad()
 def intervene(generator, layer: str, units: Sequence[int], mode: str = "ablate", *, value=None,
               region: Region = None, n: int = 8, seed: int = 0, z: Optional[torch.Tensor] = None):
@@ -127,23 +131,19 @@ def intervene(generator, layer: str, units: Sequence[int], mode: str = "ablate",
     size = _image_size(module) if region is not None else None
     if region is not None:
         region_mask(region, size, size)  # validates the region before any work
-    was_training = module.training
-    module.eval()
-    try:
-        if z is None:
-            src = generator_source(module, seed=seed)
-            z, y = src.latents(0, n)
-        else:
-            y = None
-        run = (lambda: module(z)) if y is None else (lambda: module(z, y))
-        before = run()
-        with edit(module, layer, list(units), value=v, region=region, image_size=size):
-            after = run()
-    finally:
-        module.train(was_training)
+    if z is None:
+        src = generator_source(module, seed=seed)
+        z, y = src.latents(0, n)
+    else:
+        y = None
+    run = (lambda: module(z)) if y is None else (lambda: module(z, y))
+    before = run()
+    with edit(module, layer, list(units), value=v, region=region, image_size=size):
+        after = run()
     return before, after
 
 
+@in_eval_mode
 @torch.no_grad()
 def ace(generator, segmenter, layer: str, units: Sequence[int], cls, *, value=None, region: Region = None,
         n: int = 500, seed: int = 4, batch_size: int = 100) -> dict:
@@ -197,6 +197,7 @@ def ace(generator, segmenter, layer: str, units: Sequence[int], cls, *, value=No
     return out
 
 
+@in_eval_mode
 @torch.no_grad()
 def class_fractions(generator, segmenter, layer: Optional[str] = None, units: Sequence[int] = (), *, value=0.0,
                     region: Region = None, n: int = 500, seed: int = 4, batch_size: int = 100) -> torch.Tensor:
@@ -221,6 +222,7 @@ def class_fractions(generator, segmenter, layer: Optional[str] = None, units: Se
     return (counts / pixels).float()
 
 
+@in_eval_mode
 @torch.no_grad()
 def rank_units_by_ace(generator, segmenter, layer: str, cls, *, value=None, n: int = 200, seed: int = 5,
                       batch_size: int = 100) -> torch.Tensor:
@@ -243,6 +245,7 @@ def rank_units_by_ace(generator, segmenter, layer: str, cls, *, value=None, n: i
     return (scores / n).float()
 
 
+@in_eval_mode
 def learn_alpha(generator, segmenter, layer: str, cls, *, value=None, n: int = 400, steps: int = 200,
                 batch_size: int = 20, lr: float = 0.01, l2: float = 0.005, seed: int = 6,
                 init: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -262,43 +265,43 @@ def learn_alpha(generator, segmenter, layer: str, cls, *, value=None, n: int = 4
     z_all, y_all = src.latents(0, n)
     gen = torch.Generator().manual_seed(seed)
     size = _image_size(module)
-    fh = None
+    fh = num_feature_size(module, layer)
     units = list(range(U))
-    was_training = module.training
-    module.eval()
-    try:
-        for step in range(steps):
-            idx = torch.randint(0, n, (batch_size,), generator=gen)
-            z = z_all[idx]
-            y = None if y_all is None else y_all[idx]
-            run = (lambda: module(z)) if y is None else (lambda: module(z, y))
-            with edit(module, layer, units, value=0.0, alpha=alpha):
-                erase = class_probs(segmenter, run(), c).mean()
-            if fh is None:
-                fh = num_feature_size(module, layer)
-            h, w = fh
-            wh, ww = max(1, h // 2), max(1, w // 2)
-            y0 = int(torch.randint(0, h - wh + 1, (1,), generator=gen))
-            x0 = int(torch.randint(0, w - ww + 1, (1,), generator=gen))
-            cell = torch.zeros(size, dtype=torch.bool)
-            py, px = size[0] // h, size[1] // w
-            cell[y0 * py:(y0 + wh) * py, x0 * px:(x0 + ww) * px] = True
-            with edit(module, layer, units, value=k, alpha=alpha, region=cell, image_size=size):
-                add = class_probs(segmenter, run(), c)[:, cell].mean()
-            loss = erase - add + l2 * (alpha ** 2).sum()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                alpha.clamp_(0, 1)
-            if step % 50 == 0:
-                log.info("α step %d: erase %.4f add %.4f |α|₁ %.2f", step, float(erase.detach()), float(add.detach()),
-                         float(alpha.detach().sum()))
-    finally:
-        module.train(was_training)
+    for step in range(steps):
+        idx = torch.randint(0, n, (batch_size,), generator=gen)
+        z = z_all[idx]
+        y = None if y_all is None else y_all[idx]
+        run = (lambda: module(z)) if y is None else (lambda: module(z, y))
+        with edit(module, layer, units, value=0.0, alpha=alpha):
+            erase = class_probs(segmenter, run(), c).mean()
+        cell = _random_window(size, fh, gen)
+        with edit(module, layer, units, value=k, alpha=alpha, region=cell, image_size=size):
+            add = class_probs(segmenter, run(), c)[:, cell].mean()
+        loss = erase - add + l2 * (alpha ** 2).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            alpha.clamp_(0, 1)
+        if step % 50 == 0:
+            log.info("α step %d: erase %.4f add %.4f |α|₁ %.2f", step, float(erase.detach()), float(add.detach()),
+                     float(alpha.detach().sum()))
     return alpha.detach()
 
 
+def _random_window(size, feature_size, gen: torch.Generator) -> torch.Tensor:
+    """An image-size boolean mask of a random window of half the featuremap's side, aligned to its cells."""
+    h, w = feature_size
+    wh, ww = max(1, h // 2), max(1, w // 2)
+    y0 = int(torch.randint(0, h - wh + 1, (1,), generator=gen))
+    x0 = int(torch.randint(0, w - ww + 1, (1,), generator=gen))
+    cell = torch.zeros(size, dtype=torch.bool)
+    py, px = size[0] // h, size[1] // w
+    cell[y0 * py:(y0 + wh) * py, x0 * px:(x0 + ww) * px] = True
+    return cell
+
+
+@in_eval_mode
 def num_feature_size(generator, layer: str):
     """(h, w) of the layer's featuremap."""
     module = generator_module(generator)

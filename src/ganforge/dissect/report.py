@@ -20,7 +20,7 @@ from PIL import Image
 from ..metrics.features import generator_source
 from ..utils.images import to_uint8
 from .dissect import LayerDissection
-from .hooks import capture, generator_module
+from .hooks import capture, generator_module, in_eval_mode
 from .stats import upsample
 
 OUTLINE = np.array([200, 200, 0], dtype=np.uint8)
@@ -55,6 +55,7 @@ def unit_strip(images: torch.Tensor, activations: torch.Tensor, threshold: float
     return strip
 
 
+@in_eval_mode
 @torch.no_grad()
 def _top_images(generator, result: LayerDissection, unit: int):
     module = generator_module(generator)
@@ -80,24 +81,19 @@ def write_report(result: LayerDissection, generator, out_dir: str, scale: int = 
     with open(json_path, "w") as f:
         json.dump(result.to_json(), f, indent=1)
     module = generator_module(generator)
-    was_training = module.training
-    module.eval()
     order = sorted(result.units, key=lambda u: (-u.iou, u.unit))
     shown = order[: max_units] if max_units else order
     rows = []
-    try:
-        for rec in shown:
-            name = f"image/unit-{rec.unit:04d}.png"
-            if rec.top:
-                images, acts = _top_images(module, result, rec.unit)
-                Image.fromarray(unit_strip(images, acts, rec.threshold, scale)).save(os.path.join(out_dir, name))
-            cls = "" if rec.interpretable else " class='dim'"
-            rows.append(f"<tr class='unit'><td{cls}>unit {rec.unit}</td><td{cls}>{html.escape(rec.label)}</td>"
-                        f"<td{cls}>IoU {rec.iou:.3f}</td><td{cls}>IQR {rec.iqr:.3f}</td>"
-                        f"<td{cls}>t = {rec.threshold:.3g}</td></tr>"
-                        f"<tr><td colspan='5'><img src='{name}' alt='unit {rec.unit}'></td></tr>")
-    finally:
-        module.train(was_training)
+    for rec in shown:
+        name = f"image/unit-{rec.unit:04d}.png"
+        if rec.top:
+            images, acts = _top_images(module, result, rec.unit)
+            Image.fromarray(unit_strip(images, acts, rec.threshold, scale)).save(os.path.join(out_dir, name))
+        cls = "" if rec.interpretable else " class='dim'"
+        rows.append(f"<tr class='unit'><td{cls}>unit {rec.unit}</td><td{cls}>{html.escape(rec.label)}</td>"
+                    f"<td{cls}>IoU {rec.iou:.3f}</td><td{cls}>IQR {rec.iqr:.3f}</td>"
+                    f"<td{cls}>t = {rec.threshold:.3g}</td></tr>"
+                    f"<tr><td colspan='5'><img src='{name}' alt='unit {rec.unit}'></td></tr>")
     s = result.summary()
     best = "".join(f"<tr><td>{html.escape(c)}</td><td>{v['iou']:.3f}</td><td>unit {v['unit']}</td>"
                    f"<td>{s['interpretable_per_class'][c]}</td></tr>" for c, v in s["best_per_class"].items())

@@ -159,7 +159,8 @@ def linear_separability(generator, classifier=None, *, names: Optional[Sequence[
 
     classifier: a shipped evaluator name (default "shapes": 13 one-vs-rest attributes) or a function images ->
     N×A probabilities (then `names` may label the columns). The paper uses n = 200,000 (keep 100,000). Images of a
-    style-based generator are synthesised from the broadcast w with fresh noise (``randomize_noise=True``).
+    style-based generator are synthesised from the broadcast w with fresh noise (``randomize_noise=True``), drawn
+    from the seeded stream (eval mode would otherwise use the fixed noise).
     """
     from .ppl import is_style_based
 
@@ -187,7 +188,8 @@ def linear_separability(generator, classifier=None, *, names: Optional[Sequence[
             if style:
                 w = generator.mapping(z, y)
                 w = w[:, -1] if w.dim() == 3 else w
-                images = generator.synthesis(w.unsqueeze(1).expand(-1, int(generator.num_ws), -1), noise=None)
+                ws = w.unsqueeze(1).expand(-1, int(generator.num_ws), -1)
+                images = generator.synthesis(ws, noise=generator.make_noise(b, gen))
             else:
                 w, images = z, generator(z, y)
             lats.append((w if space == "w" else z).float().cpu())

@@ -7,7 +7,7 @@ G: pixel-normalised z → dense to 4×4 (gain √2/4) → lrelu, PN → conv3×3
 fromRGB 1×1 → lrelu; per resolution conv3×3 → lrelu → conv3×3 → lrelu → 2×2 average pool; at 4×4 minibatch
 stddev → conv3×3 → lrelu → dense → lrelu → dense 1 (gain 1). All layers use the equalized learning rate.
 Channels: nf(res) = min(channel_base / res, channels). With `blur` D low-pass filters before each downsampling
-(StyleGAN's D, Karras et al. 2019).
+conv and downscales before the activation (StyleGAN's D, Karras et al. 2019; see `ProGANDiscriminator.block`).
 """
 from __future__ import annotations
 
@@ -102,15 +102,22 @@ class ProGANDiscriminator(Discriminator, Progressive):
         self.from_rgb = nn.ModuleList([EqualConv2d(c, w[k], 1) for k in range(self.max_level + 1)])
         self.blocks = nn.ModuleList([nn.ModuleList([EqualConv2d(w[k], w[k], 3), EqualConv2d(w[k], w[k - 1], 3)])
                                      for k in range(1, self.max_level + 1)])
-        self.blur = Blur() if blur else nn.Identity()
+        self.blur = Blur() if blur else None
         self.mbstd = MinibatchStdDev(mbstd_group)
         self.conv4 = EqualConv2d(w[0] + 1, w[0], 3)
         self.dense = EqualLinear(w[0] * 16, w[0])
         self.out = EqualLinear(w[0], 1, gain=1.0)
 
     def block(self, k: int, x: torch.Tensor) -> torch.Tensor:
+        """ProGAN (paper Table 2; official `D_paper` with fused_scale=False): conv → lrelu → conv → lrelu → 2×2
+        average pool. With blur, StyleGAN's `D_basic` (networks_stylegan.py, reference/papers-details.md §1.4):
+        conv → lrelu, then blur → conv → 2×2 box downscale → bias → lrelu (its fused stride-2 4×4 conv for inputs
+        ≥ 128² is the same map). The pool commutes with adding conv_b's bias, not with the lrelu."""
         conv_a, conv_b = self.blocks[k - 1]
-        return F.avg_pool2d(lrelu(conv_b(self.blur(lrelu(conv_a(x))))), 2)
+        x = lrelu(conv_a(x))
+        if self.blur is None:
+            return F.avg_pool2d(lrelu(conv_b(x)), 2)
+        return lrelu(F.avg_pool2d(conv_b(self.blur(x)), 2))
 
     def forward_with_features(self, x: torch.Tensor, y=None):
         k, alpha = self.stage()

@@ -5,12 +5,15 @@ Mapping f: pixel-normalised z → 8 equalized-lr dense layers with lr multiplier
 too) → w. Synthesis g: a learned constant 4×4 input (initialised to ones); per resolution two layers, the first of
 each block above 4² being nearest ×2 → conv3×3 → [1,2,1] blur; each layer ends with the epilogue noise (per-layer
 N(0,1) image × learned per-channel weight, init 0) → bias → lrelu → instance norm → style modulation
-x·(1 + s) + b with (s, b) = A_i(w_i); toRGB per resolution (1×1, gain 1, linear; no tanh).
+x·(1 + s) + b with (s, b) = A_i(w_i); toRGB per resolution (1×1, gain 1, linear; no tanh). The noise images are
+fresh draws in training, each layer's fixed image in eval mode (the official ``randomize_noise=False``; see
+`nn.noise`), or explicit ones from `make_noise` with a seeded generator: sampling is a function of z alone.
 
 Around them (`StyleGANGenerator`): the tracked average w̄ ← 0.995·w̄ + 0.005·mean(w) in training; style-mixing
 regularisation (training, p = 0.9: a second z, one crossover point per minibatch drawn from [1, active layers),
 layers before it take w₁, after it w₂); truncation in W at sampling (w' = w̄ + ψ(w − w̄) for layers < cutoff).
-The discriminator is ProGAN's with blur before each downsampling (`stylegan` discriminator).
+The discriminator is ProGAN's with StyleGAN's downsampling: blur → conv → 2×2 downscale → bias → lrelu
+(`stylegan` discriminator, `D_basic`; reference/papers-details.md §1.4).
 """
 from __future__ import annotations
 
@@ -75,12 +78,13 @@ class MappingNetwork(nn.Module):
 class StyleLayer(nn.Module):
     """[up ×2 → ] [conv3×3 → ] [blur → ] noise → bias → lrelu → AdaIN(w)."""
 
-    def __init__(self, in_ch: int, out_ch: int, w_dim: int, conv: bool = True, up: bool = False):
+    def __init__(self, in_ch: int, out_ch: int, w_dim: int, resolution: int, conv: bool = True, up: bool = False,
+                 noise_seed: int = 0):
         super().__init__()
         self.up = up
         self.conv = EqualConv2d(in_ch, out_ch, 3, bias=False) if conv else None
         self.blur = Blur() if up else None
-        self.noise = NoiseInjection(out_ch)
+        self.noise = NoiseInjection(out_ch, resolution, seed=noise_seed)
         self.bias = nn.Parameter(torch.zeros(out_ch))
         self.adain = AdaIN(w_dim, out_ch)
 
@@ -95,6 +99,17 @@ class StyleLayer(nn.Module):
         return self.adain(lrelu(x + self.bias.view(1, -1, 1, 1)), w)
 
 
+def style_layers(widths: List[int], w_dim: int) -> List[StyleLayer]:
+    """Two layers per resolution 4·2^k (widths[k] channels): at 4² the constant's epilogue and a conv, above it an
+    upsampling conv and a conv. Layer i's fixed eval-mode noise is drawn with seed i."""
+    layers = []
+    for k, ch in enumerate(widths):
+        res = 4 * 2 ** k
+        layers += [StyleLayer(widths[max(k - 1, 0)], ch, w_dim, res, conv=k > 0, up=k > 0, noise_seed=2 * k),
+                   StyleLayer(ch, ch, w_dim, res, noise_seed=2 * k + 1)]
+    return layers
+
+
 class SynthesisNetwork(Progressive):
     def __init__(self, out_shape, w_dim: int, channels: int = 128, channel_base: int = 2048,
                  const_init: str = "ones"):
@@ -105,12 +120,9 @@ class SynthesisNetwork(Progressive):
         # into the whole 4×4 pattern until the constant has learned structure; N(0, 1) starts with structure.
         init = torch.ones if const_init == "ones" else torch.randn
         self.const = nn.Parameter(init(1, w[0], 4, 4))
-        layers = [StyleLayer(w[0], w[0], w_dim, conv=False), StyleLayer(w[0], w[0], w_dim)]
-        for k in range(1, self.max_level + 1):
-            layers += [StyleLayer(w[k - 1], w[k], w_dim, up=True), StyleLayer(w[k], w[k], w_dim)]
-        self.layers = nn.ModuleList(layers)
+        self.layers = nn.ModuleList(style_layers(w, w_dim))
         self.to_rgb = nn.ModuleList([EqualConv2d(w[k], c, 1, gain=1.0) for k in range(self.max_level + 1)])
-        self.num_ws = len(layers)
+        self.num_ws = len(self.layers)
 
     def block(self, k: int, x, ws, noise):
         for i in (2 * k, 2 * k + 1):
@@ -154,11 +166,13 @@ class StyleGANGenerator(Generator):
         return w.unsqueeze(1).expand(-1, self.num_ws, -1)
 
     def synthesis(self, ws: torch.Tensor, noise: Optional[List[torch.Tensor]] = None) -> torch.Tensor:
-        """ws (N × num_ws × w_dim) → images; `noise` a list from `make_noise` (None: fresh noise per layer)."""
+        """ws (N × num_ws × w_dim) → images; `noise` a list from `make_noise` (None: fresh noise per layer in
+        training, each layer's fixed noise in eval mode)."""
         return self.synthesis_net(ws, noise)
 
     def make_noise(self, n: int, generator: Optional[torch.Generator] = None) -> List[torch.Tensor]:
-        """One N(0, 1) image N×1×H×W per layer (H = that layer's resolution)."""
+        """One N(0, 1) image N×1×H×W per layer (H = that layer's resolution), from `generator` when given (on the
+        CPU, so a seed gives the same noise on every device), else from the global RNG."""
         dev = self.w_avg.device
         sizes = [4 * 2 ** (i // 2) for i in range(self.num_ws)]
         return [torch.randn(n, 1, s, s, generator=generator, device="cpu" if generator is not None else dev).to(dev)
