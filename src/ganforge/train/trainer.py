@@ -231,11 +231,14 @@ class Trainer:
     # -- pictures ---------------------------------------------------------------------------------------------------
     @torch.no_grad()
     def write_samples(self) -> str:
-        g = self.sampling_generator()
-        was_training = g.training
-        g.eval()
-        x = g(self.fixed_z.to(self.device), cycled_labels(g, len(self.fixed_z), self.device))
-        g.train(was_training)
+        """The grid of the fixed z. The random streams are forked around it: how often a run samples never changes
+        its training trajectory."""
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            g = self.sampling_generator()
+            was_training = g.training
+            g.eval()
+            x = g(self.fixed_z.to(self.device), cycled_labels(g, len(self.fixed_z), self.device))
+            g.train(was_training)
         path = os.path.join(self.run_dir, "samples", f"{step_name(self.step)}.png")
         if self.info.is_image:
             save_grid(x, path)
@@ -248,19 +251,21 @@ class Trainer:
     # -- scores -------------------------------------------------------------------------------------------------------
     def evaluate(self):
         """Score the (EMA) generator with train.eval_metrics on train.eval_n samples; rank 0 logs the scores to
-        metrics.jsonl and redraws scores.png. Under torchrun every rank generates its share of the samples."""
+        metrics.jsonl and redraws scores.png. Under torchrun every rank generates its share of the samples. The
+        random streams are forked around it, so evaluating never changes the training trajectory."""
         from ..evaluation import evaluate
 
         t = self.config.train
-        g = self.sampling_generator()
-        was_training = g.training
-        g.eval()
-        try:
-            result = evaluate(g, self.config.data, t.eval_metrics, n=t.eval_n, seed=t.seed, device=self.device,
-                              dataset=self.dataset, rank=self.dist.rank, world_size=self.dist.world_size,
-                              gather=lambda rows: ddp.gather_rows(rows, self.device))
-        finally:
-            g.train(was_training)
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            g = self.sampling_generator()
+            was_training = g.training
+            g.eval()
+            try:
+                result = evaluate(g, self.config.data, t.eval_metrics, n=t.eval_n, seed=t.seed, device=self.device,
+                                  dataset=self.dataset, rank=self.dist.rank, world_size=self.dist.world_size,
+                                  gather=lambda rows: ddp.gather_rows(rows, self.device))
+            finally:
+                g.train(was_training)
         if result is not None and self.logger is not None:
             self.logger.write({**self.counters(), **result.record(), "time": round(time.time(), 3)})
             self.scores_plot = plot_scores(self.logger.path, os.path.join(self.run_dir, "scores.png"))
