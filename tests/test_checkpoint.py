@@ -100,3 +100,44 @@ def test_truncated_and_foreign_checkpoints_are_refused(tmp_path):
     (stranger / "state.json").write_text('{"hello": "world"}')
     with pytest.raises(CheckpointError, match="not a ganforge checkpoint"):
         ck.load_checkpoint(str(stranger))
+
+
+def test_latest_naming_a_missing_checkpoint_falls_back_to_the_newest_complete_one(tmp_path, caplog):
+    import logging
+    import shutil
+
+    root = str(tmp_path)
+    for step in (1, 2, 3):
+        ck.save_checkpoint(root, step, _state(step), {})
+    shutil.rmtree(tmp_path / "step-000003")  # LATEST still names it
+    os.remove(tmp_path / "step-000002" / "optim.safetensors")  # and the one before is incomplete
+    with caplog.at_level(logging.WARNING, logger="ganforge.train.checkpoint"):
+        found = ck.latest_checkpoint(root)
+    assert found == os.path.join(root, "step-000001")
+    _assert_same(ck.load_checkpoint(found)[0], _state(1))
+    assert any("step-000003" in r.getMessage() and "step-000001" in r.getMessage() for r in caplog.records)
+    os.remove(tmp_path / "LATEST")  # killed before the first LATEST was written: the folder is still found
+    assert ck.latest_checkpoint(root) == found
+    shutil.rmtree(found)
+    assert ck.latest_checkpoint(root) is None  # nothing complete left; nothing invented
+
+
+def test_a_kill_during_a_write_leaves_temporaries_that_the_next_start_clears(tmp_path, monkeypatch):
+    root = str(tmp_path)
+    good = ck.save_checkpoint(root, 1, _state(1), {})
+
+    class Killed(BaseException):  # SIGKILL: no except clause runs, nothing is cleaned up
+        pass
+
+    def killed(path, data):
+        raise Killed()
+
+    monkeypatch.setattr(ck, "write_json", killed)
+    with pytest.raises(Killed):
+        ck.save_checkpoint(root, 2, _state(2), {})
+    open(os.path.join(root, ".LATEST-99999"), "w").write("step-000002\n")  # killed before its rename
+    stale = sorted(d for d in os.listdir(root) if d.startswith("."))
+    assert len(stale) == 2 and stale[1].startswith(".tmp-step-000002-")
+    assert ck.clear_stale_temporaries(root) == stale
+    assert sorted(os.listdir(root)) == ["LATEST", "step-000001"]
+    assert ck.latest_checkpoint(root) == good

@@ -66,3 +66,38 @@ def test_presets_and_data_preview(tmp_path):
     assert r.returncode == 0, r.stderr
     img = np.asarray(Image.open(tmp_path / "p.png").convert("RGB"))
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 4  # colourful scenes, not a blank grid
+
+
+def test_numbers_out_of_range_are_one_line_errors(tmp_path):
+    run = tmp_path / "run"
+    cases = [
+        (["sample", run, "--n", 0], "--n must be ≥ 1, got 0"),
+        (["sample", run, "--n", -1], "--n must be ≥ 1, got -1"),
+        (["interpolate", run, "--seeds", "1,-2"], "--seeds[1] must be ≥ 0, got -2"),
+        (["eval", run, "--n-real", 0], "--n-real must be ≥ 1, got 0"),
+        (["dissect", run, "--layer", "x", "--threshold", "1.5"],
+         "--threshold must be iqr or a quantile in (0, 1), got '1.5'"),
+        (["train", "dcgan-mnist", "method.lr_g=-1", "--out", run], "method.lr_g must be > 0, got -1.0"),
+    ]
+    for args, message in cases:
+        r = ganforge(*args)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
+        assert r.stderr.strip().splitlines() == [f"error: {message}"], (args, r.stderr)
+    assert not run.exists()
+
+
+def test_preview_of_a_folder_path_skips_a_dangling_link_and_bad_starts_leave_nothing(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        Image.new("RGB", (20, 20), (0, 90 * i, 0)).save(photos / f"{i}.png")
+    os.symlink(photos / "gone.png", photos / "link.png")
+    r = ganforge("data", "preview", photos, "resolution=16", "--out", tmp_path / "p.png")  # no `folder`, no path=
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "link.png (dangling symbolic link)" in r.stderr
+    assert np.asarray(Image.open(tmp_path / "p.png")).shape[2] == 3
+    r = ganforge("data", "preview", tmp_path / "nowhere", "--out", tmp_path / "q.png")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "nowhere" in r.stderr
+    r = ganforge("train", "dcgan-mnist", f"data.path={photos}", "--out", tmp_path / "run", *TINY)  # batch 16 > 3
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "larger than the dataset" in r.stderr
+    assert not (tmp_path / "run").exists()

@@ -58,3 +58,71 @@ def test_resolved_config_round_trips(tmp_path):
     save_config(cfg, tmp_path / "config.yaml")
     again = load_config(read_raw(str(tmp_path / "config.yaml")))
     assert again == cfg
+
+
+@pytest.mark.parametrize("override, message", [
+    ("method.lr_g=-1", "method.lr_g must be > 0, got -1.0"),
+    ("method.lr_d=0", "method.lr_d must be > 0, got 0.0"),
+    ("method.lr_g=.nan", "method.lr_g must be > 0, got nan"),
+    ("method.betas=[0.5, 1.0]", "method.betas[1] must be in [0, 1), got 1.0"),
+    ("method.betas=[-0.1, 0.9]", "method.betas[0] must be in [0, 1), got -0.1"),
+    ("method.d_steps=-1", "method.d_steps must be ≥ 0, got -1"),
+    ("method.gp_weight=-10", "method.gp_weight must be ≥ 0, got -10.0"),
+    ("method.label_smoothing=1.5", "method.label_smoothing must be in [0, 1], got 1.5"),
+    ("generator.channels=0", "generator.channels must be ≥ 1, got 0"),
+    ("generator.z_dim=-3", "generator.z_dim must be ≥ 1, got -3"),
+    ("discriminator.channels=-8", "discriminator.channels must be ≥ 1, got -8"),
+    ("data.resolution=-32", "data.resolution must be ≥ 0, got -32"),
+    ("train.seed=-1", "train.seed must be ≥ 0, got -1"),
+    ("train.threads=-2", "train.threads must be ≥ 0, got -2"),
+    ("train.ema=1.5", "train.ema must be in [0, 1), got 1.5"),
+    ("train.batch_size=0", "train.batch_size must be ≥ 1, got 0"),
+])
+def test_numbers_outside_their_range_are_one_line_errors(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config("dcgan-mnist", [override])
+    assert str(err.value) == message
+
+
+def test_bounds_come_from_field_names_or_field_metadata():
+    from dataclasses import dataclass, field
+
+    from ganforge.config import Bound, build_dataclass
+
+    @dataclass
+    class RecipeConfig:  # a new method's config: no validation code of its own
+        lr_q: float = 1e-3
+        betas_q: tuple = (0.5, 0.99)
+        q_every: int = 4
+        tau: float = field(default=0.5, metadata={"bound": Bound(0, 1, open_low=True)})
+        n_extra: int = field(default=-1, metadata={"bound": None})  # opts out of the n_* convention
+
+    assert build_dataclass(RecipeConfig, {"n_extra": -5}, "method").n_extra == -5
+    for values, message in (({"lr_q": 0}, "method.lr_q must be > 0"), ({"q_every": -1}, "method.q_every must be ≥ 0"),
+                            ({"betas_q": (0.5, 2)}, "method.betas_q[1] must be in [0, 1)"),
+                            ({"tau": 0.0}, "method.tau must be in (0, 1], got 0.0")):
+        with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+            build_dataclass(RecipeConfig, values, "method")
+
+
+def test_a_path_to_a_folder_is_a_folder_dataset(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from ganforge.data import build_dataset
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        Image.new("RGB", (40, 30), (80 * i, 0, 0)).save(photos / f"{i}.png")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    cfg = load_config("dcgan-mnist", ["data.path=~/photos"])  # the preset's mnist5k has no path: a folder
+    assert cfg.data.name == "folder" and cfg.data.path == "~/photos" and cfg.data.resolution == 32
+    ds = build_dataset(cfg.data)
+    assert len(ds) == 3 and ds.x.shape[1:] == (3, 32, 32) and ds.x[:, 0].float().mean((1, 2)).tolist() == [0, 80, 160]
+    yaml_cfg = read_raw("dcgan-mnist")
+    yaml_cfg["data"] = {"path": str(photos), "resolution": 16}  # no name at all
+    assert load_config(yaml_cfg).data.name == "folder"
+    with pytest.raises(ConfigError, match="unknown key data.path"):  # not a folder: no guess
+        load_config("dcgan-mnist", [f"data.path={tmp_path / 'nowhere'}"])
+    with pytest.raises(ConfigError, match="Did you mean 'folder'"):  # a misspelt name is not overridden
+        load_config("dcgan-mnist", ["data.name=foldr", f"data.path={photos}"])

@@ -362,6 +362,36 @@ def test_folder_errors_before_training(tmp_path, image_dir):
         build_dataset(FolderConfig())
 
 
+def test_folder_skips_files_gone_or_unreadable_since_the_listing(tmp_path, monkeypatch, caplog):
+    from ganforge.data import folder
+
+    for i in range(3):
+        Image.new("RGB", (10, 10), (10 * i, 0, 0)).save(tmp_path / f"ok{i}.png")
+    os.symlink(tmp_path / "moved-away.png", tmp_path / "dangling.png")  # a link to nothing
+    listed = list_images(str(tmp_path))
+    assert str(tmp_path / "dangling.png") in listed  # os.walk lists it: the reader must cope
+    vanished = str(tmp_path / "deleted-after-listing.jpg")
+    unreadable = str(tmp_path / "ok0.png")
+    real_open = Image.open
+
+    def open_or_refuse(path, *a, **k):  # the same error open() gives for a file without read permission
+        if str(path) == unreadable:
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr(folder, "list_images", lambda root: sorted(listed + [vanished]))
+    monkeypatch.setattr(folder.Image, "open", open_or_refuse)
+    with caplog.at_level(logging.WARNING, logger="ganforge.data.folder"):
+        ds = build_dataset(FolderConfig(path=str(tmp_path), resolution=8))
+    assert len(ds) == 2 and ds.x[:, 0, 0, 0].tolist() == [10, 20]  # ok1, ok2
+    skipped = {os.path.basename(p): why for p, why in ds.skipped}
+    assert skipped == {"dangling.png": "dangling symbolic link",
+                       "deleted-after-listing.jpg": "cannot be read: No such file or directory",
+                       "ok0.png": "cannot be read: Permission denied"}
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and all(name in warned[0] for name in skipped) and "skipped 3 of 5" in warned[0]
+
+
 # --------------------------------------------------------------------------------------------------- npz
 def test_npz_round_trips_layouts_and_ranges(tmp_path):
     rng = np.random.default_rng(0)

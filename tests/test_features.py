@@ -73,9 +73,11 @@ def random_state(seed=0):
 
 @pytest.fixture(scope="module")
 def random_weights(tmp_path_factory):
+    from safetensors.torch import save_file
+
     state = random_state()
-    path = str(tmp_path_factory.mktemp("inception") / "random-inception.pth")
-    torch.save(state, path)
+    path = str(tmp_path_factory.mktemp("inception") / "random-inception.safetensors")
+    save_file(state, path)
     return path, state
 
 
@@ -122,18 +124,70 @@ def test_safetensors_weights_and_missing_step_counters(random_weights, tmp_path)
         load_fid_inception(path, download=False)
 
 
-class _NotATensor:
-    pass
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
 
 
-def test_pth_is_read_without_unpickling_arbitrary_objects(tmp_path):
-    path = str(tmp_path / "evil.pth")
-    torch.save({"fc.weight": _NotATensor()}, path)
-    with pytest.raises(InceptionWeightsError, match="not a loadable weights file"):
-        load_fid_inception(path, download=False)
-    legacy = str(tmp_path / "legacy.pth")  # the pre-1.6 (non-zip) format of 2019-era exports also loads
-    torch.save({"w": torch.arange(3.0)}, legacy, _use_new_zipfile_serialization=False)
-    assert inc.read_state_dict(legacy)["w"].tolist() == [0.0, 1.0, 2.0]
+def test_pickled_weights_are_refused_unread_with_a_one_line_error(tmp_path):
+    marker = str(tmp_path / "pwned")
+    for name, kwargs in (("evil.pth", {}), ("legacy.pt", {"_use_new_zipfile_serialization": False})):
+        path = str(tmp_path / name)
+        torch.save({"fc.weight": _Exploit(marker)}, path, **kwargs)
+        with pytest.raises(InceptionWeightsError) as err:
+            load_fid_inception(path, download=False)
+        msg = str(err.value)
+        assert "\n" not in msg and "refused" in msg and inc.CONVERTER in msg and name in msg
+    assert not os.path.exists(marker)
+
+
+def test_converter_writes_safetensors_that_keep_the_source_identity(tmp_path, random_weights, monkeypatch):
+    _, state = random_weights
+    pth = str(tmp_path / "mine.pth")
+    torch.save(state, pth)
+    out = str(tmp_path / "mine.safetensors")
+    with pytest.raises(InceptionWeightsError, match="not the official"):  # the library never unpickles others
+        inc.convert_weights(pth, out)
+    assert not os.path.exists(out)
+    r = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "scripts",
+                                                     "convert_inception_weights.py"), pth],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert out in r.stdout and "not the official" in r.stderr
+    model = load_fid_inception(out, download=False)
+    assert torch.equal(model.fc.weight, state["fc.weight"])
+    assert model.weights_sha256 == inc.sha256_file(pth)  # the protocol names the weights, not the container
+    monkeypatch.setattr(inc, "FID_WEIGHTS_SHA256", inc.sha256_file(pth))  # had it been the official file ...
+    again = str(tmp_path / "again.safetensors")
+    assert inc.convert_weights(pth, again) == again  # ... the library converts it itself
+    from safetensors.torch import save_file
+
+    edited = dict(state, **{"fc.bias": state["fc.bias"] + 1})
+    save_file(edited, again, metadata={"source_sha256": inc.sha256_file(pth), "tensors_sha256": "0" * 64})
+    assert load_fid_inception(again, download=False).weights_sha256 == inc.sha256_file(again)  # altered: own hash
+
+
+def test_first_use_downloads_checks_and_caches_safetensors_only(tmp_path, random_weights, monkeypatch):
+    import shutil
+
+    _, state = random_weights
+    served = str(tmp_path / "served.pth")
+    torch.save(state, served)
+    monkeypatch.delenv(inc.WEIGHTS_ENV_VAR, raising=False)
+    monkeypatch.setattr(inc, "FID_WEIGHTS_SHA256", inc.sha256_file(served))
+    monkeypatch.setattr(inc, "FID_WEIGHTS_URL", "file://" + served)  # no network
+    cache = tmp_path / "cache"
+    model = load_fid_inception(cache_dir=str(cache))
+    assert os.listdir(cache) == [inc.FID_WEIGHTS_SAFETENSORS]  # the downloaded pickle is not kept
+    assert model.weights_sha256 == inc.FID_WEIGHTS_SHA256 and torch.equal(model.fc.bias, state["fc.bias"])
+    legacy = tmp_path / "old-cache"  # an official .pth an earlier version cached is converted the same way
+    legacy.mkdir()
+    shutil.copyfile(served, legacy / inc.FID_WEIGHTS_FILE)
+    assert inc.resolve_weights(cache_dir=str(legacy), download=False) == str(legacy / inc.FID_WEIGHTS_SAFETENSORS)
+    assert os.listdir(legacy) == [inc.FID_WEIGHTS_SAFETENSORS]
 
 
 def test_fid_blocks_pool_as_the_tf_graph():
@@ -215,7 +269,7 @@ def test_weights_resolution_never_downloads_and_explains(tmp_path, monkeypatch):
     monkeypatch.setenv(inc.WEIGHTS_ENV_VAR, str(tmp_path / "given.pth"))
     assert inc.resolve_weights(cache_dir=str(tmp_path)) == str(tmp_path / "given.pth")
     monkeypatch.delenv(inc.WEIGHTS_ENV_VAR)
-    cached = tmp_path / inc.FID_WEIGHTS_FILE
+    cached = tmp_path / inc.FID_WEIGHTS_SAFETENSORS
     cached.write_bytes(b"y")
     assert inc.resolve_weights(cache_dir=str(tmp_path)) == str(cached)
 
@@ -235,13 +289,20 @@ def test_download_keeps_only_a_file_with_the_expected_hash(tmp_path):
 
 
 def _official_weights():
-    path = os.environ.get(inc.WEIGHTS_ENV_VAR) or os.path.join(inc.default_cache_dir(), inc.FID_WEIGHTS_FILE)
-    return path if os.path.isfile(path) else None
+    cache = inc.default_cache_dir()
+    for path in (os.environ.get(inc.WEIGHTS_ENV_VAR), os.path.join(cache, inc.FID_WEIGHTS_SAFETENSORS),
+                 os.path.join(cache, inc.FID_WEIGHTS_FILE)):
+        if path and os.path.isfile(path):
+            return path
+    return None
 
 
 @pytest.mark.skipif(_official_weights() is None, reason="the official FID Inception weights are not on this machine")
-def test_official_weights():
-    model = load_fid_inception(_official_weights(), download=False)
+def test_official_weights(tmp_path):
+    path = _official_weights()
+    if not path.endswith(".safetensors"):  # the .pth as published: convert a copy first
+        path = inc.convert_weights(path, str(tmp_path / inc.FID_WEIGHTS_SAFETENSORS))
+    model = load_fid_inception(path, download=False)
     assert model.weights_sha256 == inc.FID_WEIGHTS_SHA256
     from ganforge.data import build_dataset
     from ganforge.data.bundled import MNISTConfig

@@ -136,3 +136,107 @@ def test_top_level_train_still_trains_after_its_subpackage_is_imported(tmp_path)
 
     result = ganforge.train(tiny_config(steps=3), run_dir=str(tmp_path / "run"))
     assert result.step == 3 and os.path.isfile(os.path.join(result.checkpoint, "state.json"))
+
+
+def _listing(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+def test_an_error_before_training_leaves_no_half_made_run_and_never_loses_one(tmp_path, monkeypatch):
+    from ganforge.errors import DataError
+    from ganforge.train import trainer as trainer_mod
+
+    with pytest.raises(DataError, match="larger than the dataset"):
+        Trainer(tiny_config(batch_size=6000), run_dir=str(tmp_path / "new"))  # mnist5k holds 5000
+    assert not os.path.exists(tmp_path / "new")
+    old = tmp_path / "old"
+    Trainer(tiny_config(steps=2, checkpoint_every=2), run_dir=str(old)).fit()
+    kept = _listing(old)
+    with pytest.raises(DataError, match="larger than the dataset"):  # --overwrite with a bad value
+        Trainer(tiny_config(batch_size=6000), run_dir=str(old), overwrite=True)
+    assert _listing(old) == kept and latest_checkpoint(str(old / "checkpoints")).endswith("step-000002")
+    (tmp_path / "mine").mkdir()  # a folder the user made: only what the failed start added is removed
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+
+    def disk_full(cfg, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(trainer_mod, "save_config", disk_full)  # a failure after the folder is set up
+    with pytest.raises(OSError):
+        Trainer(tiny_config(steps=2), run_dir=str(tmp_path / "mine"))
+    assert _listing(tmp_path / "mine") == ["notes.txt"]
+
+
+def test_resume_of_a_run_stopped_before_its_first_checkpoint_starts_from_step_0(tmp_path, caplog):
+    import logging
+
+    run = tmp_path / "run"
+    Trainer(tiny_config(steps=6, checkpoint_every=100), run_dir=str(run))  # killed before its first checkpoint
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"step": 2, "d_loss": 1.0}) + "\n")
+    with caplog.at_level(logging.WARNING, logger="ganforge.train.trainer"):
+        resumed = Trainer(tiny_config(steps=4, checkpoint_every=100), run_dir=str(run), resume=True)
+    assert resumed.step == 0 and any("step 0" in r.getMessage() for r in caplog.records)
+    resumed.fit()
+    steps = [json.loads(line)["step"] for line in open(run / "metrics.jsonl")]
+    assert steps == [2, 4]  # the killed attempt's records are gone, none duplicated
+    assert latest_checkpoint(str(run / "checkpoints")).endswith("step-000004")
+
+
+def test_start_and_resume_clear_stale_temporaries_and_survive_a_dangling_latest(tmp_path, caplog):
+    import logging
+    import shutil
+
+    run = tmp_path / "run"
+    Trainer(tiny_config(steps=8, checkpoint_every=4), run_dir=str(run)).fit()
+    ckpts = run / "checkpoints"
+    (ckpts / ".tmp-step-000012-4242").mkdir()  # a kill during a later checkpoint write
+    (ckpts / ".tmp-step-000012-4242" / "generator.safetensors").write_bytes(b"partial")
+    shutil.rmtree(ckpts / "step-000008")  # and LATEST names a checkpoint that is gone
+    with caplog.at_level(logging.WARNING, logger="ganforge.train.checkpoint"):
+        resumed = Trainer(tiny_config(steps=10, checkpoint_every=4), run_dir=str(run), resume=True)
+    assert resumed.step == 4 and any("step-000004" in r.getMessage() for r in caplog.records)
+    assert sorted(os.listdir(ckpts)) == ["LATEST", "step-000004"]
+    resumed.fit()
+    assert latest_checkpoint(str(ckpts)).endswith("step-000010")
+
+
+def test_progress_in_a_log_is_a_line_per_ten_percent(tmp_path, capsys):
+    from ganforge.config import load_config
+
+    cfg = load_config("gan-ring8", ["train.steps=20", "train.progress=true", "train.log_every=20",
+                                    "train.sample_every=20", "train.checkpoint_every=20", "train.eval_every=0"])
+    Trainer(cfg, run_dir=str(tmp_path)).fit()
+    err = capsys.readouterr().err  # pytest's capture is not a terminal, like a log file
+    lines = [line for line in err.splitlines() if "/20" in line]
+    assert "\r" not in err and len(lines) == 10
+    assert lines[-1].startswith("gan-ring8: 100% 20/20 it")
+
+
+def test_score_axes_are_logarithmic_where_a_score_spans_decades():
+    from ganforge.train.logger import y_scale
+
+    assert y_scale([310.0, 95.0, 31.0, 12.5]) == "log"  # FID falling over decades
+    assert y_scale([0.21, 0.004, 0.0012]) == "log"  # KID likewise
+    assert y_scale([42.0, 35.0, 30.0]) == "linear"  # within one decade
+    assert y_scale([0.02, 0.004, -0.001]) == "linear"  # unbiased KID below 0: no log axis
+    assert y_scale([0.01, 0.35, 0.72], bounded=True) == "linear"  # precision in [0, 1] stays linear
+    assert y_scale([float("nan"), 100.0, 5.0]) == "log" and y_scale([7.0]) == "linear"
+
+
+def test_scores_plot_uses_the_chosen_scales_and_labels_its_axes(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from ganforge.train.logger import plot_scores
+
+    rows = [{"step": s, "images_seen": 64 * s, "eval/fid": fid, "eval/precision": p, "eval/recall": r,
+             "eval_protocol_key": "abc123", "eval_protocol": {"extractor": "mnist5k", "n_fake": 2000}}
+            for s, fid, p, r in ((500, 280.0, 0.02, 0.01), (1000, 60.0, 0.4, 0.2), (1500, 14.0, 0.7, 0.5))]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    saved = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: saved.append(fig))
+    assert plot_scores(str(tmp_path / "metrics.jsonl"), str(tmp_path / "scores.png"))
+    panels = {ax.get_title(): ax for ax in saved[0].axes if ax.get_title()}
+    assert panels["fid"].get_yscale() == "log" and panels["precision / recall"].get_yscale() == "linear"
+    assert "FID" in panels["fid"].get_ylabel() and panels["fid"].get_xlabel() == "iteration"
+    assert [c.get_xlabel() for c in panels["fid"].child_axes] == ["images seen"]  # the second x axis

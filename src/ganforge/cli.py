@@ -8,7 +8,7 @@ import sys
 import warnings
 from typing import List, Optional
 
-from .errors import GanforgeError, TrainingDiverged
+from .errors import DataError, GanforgeError, TrainingDiverged
 
 
 def _int_list(text: str) -> List[int]:
@@ -16,6 +16,29 @@ def _int_list(text: str) -> List[int]:
         return [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _arg_bounds():
+    """Allowed ranges of numeric options, by their name in every subcommand (a value may be a list: each item)."""
+    from .config import COUNT, NONNEG, UNIT, Bound
+
+    return {"n": COUNT, "n_real": COUNT, "batch_size": COUNT, "top": COUNT, "a": COUNT, "b": COUNT,
+            "seed": NONNEG, "seeds": NONNEG, "units": NONNEG, "region": NONNEG, "cutoff": NONNEG,
+            "steps": Bound(2), "draws": Bound(2), "size": Bound(8), "alpha": UNIT,
+            "psi": Bound(-1e6, 1e6)}  # any finite ψ (|ψ| > 1 extrapolates)
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """One-line GanforgeError for a numeric option outside its range (e.g. `sample --n 0`)."""
+    for dest, bound in _arg_bounds().items():
+        value = getattr(args, dest, None)
+        if isinstance(value, str):  # comma-separated numbers kept as text by their subcommand
+            try:
+                value = [float(v) for v in value.split(",") if v.strip()]
+            except ValueError:
+                continue  # the subcommand explains its own format
+        if value is not None:
+            bound.check(value, "--" + dest.replace("_", "-"))  # a ConfigError (a GanforgeError)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -59,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n-real", type=int, help="reference images (default: the whole dataset)")
     e.add_argument("--seed", type=int, default=0, help="seed of the generated samples' latent codes")
     e.add_argument("--extractor", default="auto", help="auto | inception | mnist5k | shapes")
-    e.add_argument("--weights", help="FID Inception weights file (else $GANFORGE_INCEPTION_WEIGHTS or the cache)")
+    e.add_argument("--weights", help="FID Inception weights, a .safetensors file (else $GANFORGE_INCEPTION_WEIGHTS "
+                                     "or the cache); convert the .pth with scripts/convert_inception_weights.py")
     e.add_argument("--resize", default="tf1", help="Inception input resize: tf1 (standard FID) | torch_bilinear | "
                                                    "torch_bilinear_aa | pil_bicubic (clean-fid) | none")
     e.add_argument("--device", default="auto")
@@ -102,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("data", help="dataset tools")
     dsub = d.add_subparsers(dest="data_command", required=True)
     pv = dsub.add_parser("preview", help="write a grid of real samples (and masks)")
-    pv.add_argument("name", help="dataset name, e.g. mnist5k, shapes, ring8, folder")
+    pv.add_argument("name", help="dataset name, e.g. mnist5k, shapes, ring8, folder; or a folder of images")
     pv.add_argument("options", nargs="*", help="dataset options, e.g. resolution=64 path=photos/")
     pv.add_argument("--n", type=int, default=64)
     pv.add_argument("--seed", type=int, default=0)
@@ -209,14 +233,19 @@ def cmd_presets(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from .config import build_dataclass
-    from .config import apply_overrides
+    from .config import apply_overrides, build_dataclass, infer_data_section, path_dataset
     from .data import build_dataset
     from .data.preview import preview
     from .registry import DATASETS
 
-    raw = apply_overrides({"name": args.name}, args.options)
-    cfg = build_dataclass(DATASETS.get(args.name).config_cls, raw, "data")
+    first = {"name": args.name} if args.name in DATASETS.names() or not path_dataset(args.name) \
+        else {"path": args.name}  # `data preview ~/photos`: a folder (or .npz file) is its own dataset
+    if "name" in first and args.name not in DATASETS.names() and (os.sep in args.name or args.name[:1] in "~."):
+        raise DataError(f"{args.name} is neither a dataset name nor an existing folder of images or .npz file")
+    raw = infer_data_section(apply_overrides(first, args.options))
+    if "name" not in raw:
+        raw = {"name": args.name, **raw}
+    cfg = build_dataclass(DATASETS.get(raw["name"]).config_cls, raw, "data")
     print(preview(build_dataset(cfg), args.out, n=args.n, seed=args.seed))
     return 0
 
@@ -230,7 +259,9 @@ def cmd_dissect(args) -> int:
         try:
             threshold = float(threshold)
         except ValueError:
-            raise GanforgeError(f"--threshold must be iqr or a quantile in (0, 1), got {threshold!r}") from None
+            threshold = -1.0
+        if not 0.0 < threshold < 1.0:
+            raise GanforgeError(f"--threshold must be iqr or a quantile in (0, 1), got {args.threshold!r}")
     g = api.load(args.run, ema=not args.raw_weights)
     result = api.dissect(g, args.segmenter, args.layer, n=args.n, seed=args.seed, threshold=threshold,
                          top_k=args.top)
@@ -307,6 +338,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     warnings.showwarning = _show_warning
     try:
+        check_numbers(args)
         return COMMANDS[args.command](args)
     except TrainingDiverged as e:
         print(f"error: training diverged: {e}", file=sys.stderr)

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import fnmatch
+import logging
 import os
 import typing
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, List, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 import yaml
 
 from .errors import ConfigError
 from .registry import DATASETS, DISCRIMINATORS, GENERATORS, METHODS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -210,8 +214,82 @@ def _coerce(value, tp, where: str):
     return value
 
 
+@dataclass(frozen=True)
+class Bound:
+    """An allowed numeric range, e.g. ``Bound(0, open_low=True)`` is "> 0" and ``Bound(0, 1, open_high=True)`` is
+    "in [0, 1)". NaN is never inside a bound."""
+
+    low: Optional[float] = None
+    high: Optional[float] = None
+    open_low: bool = False
+    open_high: bool = False
+
+    def contains(self, v: float) -> bool:
+        if v != v:  # NaN
+            return False
+        if self.low is not None and (v < self.low or (self.open_low and v == self.low)):
+            return False
+        return not (self.high is not None and (v > self.high or (self.open_high and v == self.high)))
+
+    def __str__(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.open_low else '['}{self.low:g}, {self.high:g}{')' if self.open_high else ']'}"
+        if self.low is not None:
+            return f"{'>' if self.open_low else '≥'} {self.low:g}"
+        return f"{'<' if self.open_high else '≤'} {self.high:g}"
+
+    def check(self, value, where: str) -> None:
+        """Raise ConfigError unless `value` (a number, or each number of a list/tuple) lies in the bound."""
+        items = list(enumerate(value)) if isinstance(value, (list, tuple)) else [(None, value)]
+        for i, v in items:
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and not self.contains(float(v)):
+                name = where if i is None else f"{where}[{i}]"
+                raise ConfigError(f"{name} must be {self}, got {v!r}")
+
+
+POSITIVE, NONNEG, COUNT = Bound(0, open_low=True), Bound(0), Bound(1)
+UNIT, UNIT_OPEN = Bound(0, 1), Bound(0, 1, open_high=True)
+
+# Numeric fields of every config section are checked by name (first matching pattern wins), so a recipe's own
+# dataclass needs no code for them; a field can state its own with ``field(metadata={"bound": Bound(...)})``, or
+# opt out with ``metadata={"bound": None}``.
+NAME_BOUNDS: Tuple[Tuple[Tuple[str, ...], Bound], ...] = (
+    (("lr", "lr_*", "*_lr", "*_lr_mul", "lr_per_level"), POSITIVE),  # learning rates (and per-level lists)
+    (("betas", "betas_*", "*_betas"), UNIT_OPEN),  # Adam's (beta1, beta2)
+    (("ema", "w_avg_beta"), UNIT_OPEN),  # decays
+    (("eps", "*_eps"), POSITIVE),
+    (("batch_size", "*_batch_size"), COUNT),
+    (("n", "n_*", "*_per_class", "population", "layers", "*_layers", "channels", "*_channels", "channel_base",
+      "hidden", "*_hidden", "*_dim", "mbd_kernels"), COUNT),  # counts and widths
+    (("steps", "*_steps", "*_every", "seed", "*_seed", "threads", "keep_last", "*_start", "start_level",
+      "resolution", "fade", "stabilize", "max_pixels", "*_size", "*_kimg"), NONNEG),
+    (("style_mixing", "label_smoothing"), UNIT),  # probabilities and target values
+    (("*_weight", "*_weight_*", "lambda_*", "gamma", "*_gamma", "clip", "drift", "historical_averaging",
+      "*_noise"), NONNEG),  # loss weights, penalties, noise levels
+)
+
+
+def field_bound(f: dataclasses.Field) -> Optional[Bound]:
+    """The allowed range of dataclass field `f`: its ``metadata["bound"]``, else the NAME_BOUNDS convention."""
+    if "bound" in f.metadata:
+        return f.metadata["bound"]
+    for patterns, bound in NAME_BOUNDS:
+        if any(fnmatch.fnmatchcase(f.name, p) for p in patterns):
+            return bound
+    return None
+
+
+def check_bounds(obj, where: str) -> None:
+    """Check every numeric field of dataclass instance `obj` against its bound (a one-line ConfigError)."""
+    for f in dataclasses.fields(obj):
+        bound = field_bound(f)
+        if bound is not None:
+            bound.check(getattr(obj, f.name), f"{where}.{f.name}")
+
+
 def build_dataclass(cls, values: dict, where: str):
-    """Instantiate dataclass `cls` from a dict, rejecting unknown keys with a suggestion."""
+    """Instantiate dataclass `cls` from a dict, rejecting unknown keys with a suggestion and values outside their
+    bounds (:func:`field_bound`)."""
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
@@ -220,15 +298,52 @@ def build_dataclass(cls, values: dict, where: str):
             raise ConfigError(f"unknown key {where}.{key}.{_suggest(key, names)} Valid keys: {', '.join(names)}")
         kwargs[key] = _coerce(value, hints[key], f"{where}.{key}")
     obj = cls(**kwargs)
+    check_bounds(obj, where)
     check = getattr(obj, "validate", None)
     if check is not None:
         check()
     return obj
 
 
+def path_dataset(path) -> Optional[str]:
+    """'folder' when `path` (``~`` expanded) is an existing folder, 'npz' for an existing .npz file, else None."""
+    if not isinstance(path, str) or not path:
+        return None
+    full = os.path.expanduser(path)
+    if os.path.isdir(full):
+        return "folder"
+    if os.path.isfile(full) and full.lower().endswith(".npz"):
+        return "npz"
+    return None
+
+
+def infer_data_section(values: dict) -> dict:
+    """A data section whose `path` is an existing folder (or .npz file) while its `name` is missing or names a
+    dataset without a path (a preset's mnist5k, say) becomes that folder (npz) dataset; settings the new dataset
+    also has (resolution, channels, ...) are kept, the others dropped (logged)."""
+    if not isinstance(values, dict) or "path" not in values:
+        return values
+    name = values.get("name")
+    if name is not None and (name not in DATASETS.names()  # a typo stays an error that suggests a name
+                             or "path" in {f.name for f in dataclasses.fields(DATASETS.get(name).config_cls)}):
+        return values
+    kind = path_dataset(values["path"])
+    if kind is None:
+        return values
+    keep = {f.name for f in dataclasses.fields(DATASETS.get(kind).config_cls)}
+    dropped = sorted(k for k in values if k not in keep and k != "name")
+    if name is not None or dropped:
+        log.info("data.path %s is a %s: using the %s dataset instead of %s%s", values["path"],
+                 "folder" if kind == "folder" else ".npz file", kind, name or "none",
+                 f" (dropping {', '.join(dropped)})" if dropped else "")
+    return {"name": kind, **{k: v for k, v in values.items() if k in keep and k != "name"}}
+
+
 def _build_section(section: str, values) -> Any:
     if not isinstance(values, dict):
         raise ConfigError(f"section {section!r} must be a mapping with at least a 'name'")
+    if section == "data":
+        values = infer_data_section(values)
     if "name" not in values:
         raise ConfigError(f"section {section!r} needs a 'name' (one of: {', '.join(SECTIONS[section].names())})")
     entry = SECTIONS[section].get(str(values["name"]))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from PIL import Image
 from ..errors import DataError
 from ..registry import DATASETS
 from .base import DataInfo, TensorDataset, stack_uint8
+from ..utils.progress import progress
 from .bundled import resize_uint8
 
 log = logging.getLogger(__name__)
@@ -92,9 +92,9 @@ def _resize_crop(im: Image.Image, size: int) -> Image.Image:
 
 def load_image(path: str, resolution: int, channels: int = 3, max_pixels: int = 89_478_485) -> np.ndarray:
     """Decode one image file -> H×W×C uint8 at `resolution`; raises _Skip with the reason if it is unusable."""
-    if os.path.getsize(path) == 0:
-        raise _Skip("empty file")
     try:
+        if os.path.getsize(path) == 0:
+            raise _Skip("empty file")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own max_pixels decides
             with Image.open(path) as im:
@@ -108,6 +108,10 @@ def load_image(path: str, resolution: int, channels: int = 3, max_pixels: int = 
         raise _Skip(f"refused by PIL as a decompression bomb ({e})") from None
     except _Skip:
         raise
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as e:  # gone, or unreadable, since the listing
+        why = "dangling symbolic link" if os.path.islink(path) and not os.path.exists(path) else \
+            f"cannot be read: {e.strerror or e}"
+        raise _Skip(why) from None
     except Image.UnidentifiedImageError:
         raise _Skip("not an image PIL can read") from None
     except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as e:
@@ -117,14 +121,9 @@ def load_image(path: str, resolution: int, channels: int = 3, max_pixels: int = 
 
 
 def _progress(items, desc: str):
-    disable = len(items) < PROGRESS_MIN_FILES or not sys.stderr.isatty()
-    if disable:
+    if len(items) < PROGRESS_MIN_FILES:
         return items
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return items
-    return tqdm(items, desc=desc, unit="img", leave=False)
+    return progress(items, desc=desc, unit="img", leave=False)
 
 
 def _warn_skipped(skipped: List[Tuple[str, str]], total: int, root: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import CheckpointError
 from ..utils.safeio import (
@@ -80,15 +80,60 @@ def _prune(root: str, keep_last: int) -> None:
         shutil.rmtree(os.path.join(root, d), ignore_errors=True)
 
 
+def _is_complete(path: str) -> bool:
+    try:
+        read_meta(path)
+    except CheckpointError:
+        return False
+    return True
+
+
 def latest_checkpoint(root: str) -> Optional[str]:
-    """Path of the checkpoint LATEST names, or None when there is none."""
+    """Path of the checkpoint LATEST names, or None when there is none.
+
+    When LATEST is missing or names a checkpoint that is gone or incomplete (a folder deleted by hand, a copy that
+    left it behind), the newest complete ``step-*`` folder beside it is used instead, with a warning.
+    """
     marker = os.path.join(root, "LATEST")
-    if not os.path.isfile(marker):
+    name = ""
+    if os.path.isfile(marker):
+        with open(marker) as f:
+            name = f.read().strip()
+        path = os.path.join(root, name)
+        if name and _is_complete(path):
+            return path
+    if not os.path.isdir(root):
         return None
-    with open(marker) as f:
-        name = f.read().strip()
-    path = os.path.join(root, name)
-    return path if name and os.path.isdir(path) else None
+    steps = sorted((d for d in os.listdir(root) if d.startswith("step-") and d != name), reverse=True)
+    for d in steps:
+        path = os.path.join(root, d)
+        if os.path.isdir(path) and _is_complete(path):
+            why = f"names {name}, which is missing or incomplete" if name else "is missing"
+            log.warning("%s %s: using %s, the newest complete checkpoint beside it", marker, why, d)
+            return path
+    named = os.path.join(root, name)
+    return named if name and os.path.isdir(named) else None  # reading it then says what is wrong with it
+
+
+def clear_stale_temporaries(root: str) -> List[str]:
+    """Remove what an interrupted :func:`save_checkpoint` left in `root` (``.tmp-step-*`` folders, ``.LATEST-*``
+    files); call it when a run starts or resumes, when no checkpoint of it is being written. Returns their names."""
+    if not os.path.isdir(root):
+        return []
+    stale = sorted(d for d in os.listdir(root) if d.startswith((".tmp-step-", ".LATEST-")))
+    for d in stale:
+        path = os.path.join(root, d)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+    if stale:
+        log.info("removed %d unfinished checkpoint temporar%s in %s: %s", len(stale), "y" if len(stale) == 1 else
+                 "ies", root, ", ".join(stale))
+    return stale
 
 
 def read_meta(path: str) -> Dict[str, Any]:

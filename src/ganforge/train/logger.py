@@ -90,20 +90,45 @@ def plot_losses(metrics_path: str, out: str, keys: Optional[List[str]] = None) -
     return out
 
 
-SCORE_PANELS = (("fid", ("fid",)), ("kid", ("kid",)), ("inception score", ("is",)),
-                ("precision / recall", ("precision", "recall")), ("density / coverage", ("density", "coverage")),
-                ("swd ×1e3", ("swd",)), ("modes", ("modes",)))
+# (title, y-axis label, keys, bounded): bounded scores (fractions, mode counts) always keep a linear axis.
+SCORE_PANELS = (("fid", "FID (lower is better)", ("fid",), False), ("kid", "KID (lower is better)", ("kid",), False),
+                ("inception score", "IS (higher is better)", ("is",), False),
+                ("precision / recall", "fraction (higher is better)", ("precision", "recall"), True),
+                ("density / coverage", "density, coverage", ("density", "coverage"), True),
+                ("swd ×1e3", "SWD ×1e3 (lower is better)", ("swd",), False),
+                ("modes", "modes covered", ("modes",), True))
+
+
+def y_scale(values, bounded: bool = False) -> str:
+    """'log' for a positive series spanning more than a decade (FID falls from hundreds to tens, and a linear axis
+    shows only its first drop), else 'linear' — always for `bounded` scores such as precision in [0, 1]."""
+    vals = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    if bounded or len(vals) < 2 or min(vals) <= 0:
+        return "linear"
+    return "log" if max(vals) / min(vals) > 10 else "linear"
+
+
+def _images_axis(ax, records) -> None:
+    """A second x axis in images seen when every evaluation saw the same number of images per iteration."""
+    pairs = [(r["step"], r["images_seen"]) for r in records if r.get("step") and r.get("images_seen")]
+    rates = {round(seen / step, 6) for step, seen in pairs}
+    if len(rates) == 1:
+        rate = rates.pop()
+        top = ax.secondary_xaxis("top", functions=(lambda s: s * rate, lambda i: i / rate))
+        top.set_xlabel("images seen", fontsize=8)
+        top.tick_params(labelsize=7)
 
 
 def plot_scores(metrics_path: str, out: str) -> Optional[str]:
-    """One panel per evaluation score in metrics.jsonl against the step, for the newest evaluation protocol
-    (scores made under different protocols are not drawn on one line). None when there are no scores."""
+    """One panel per evaluation score in metrics.jsonl against the iteration (and images seen), for the newest
+    evaluation protocol (scores made under different protocols are not drawn on one line); a log y axis where a
+    score spans decades (:func:`y_scale`). None when there are no scores."""
     records = [r for r in read_metrics(metrics_path) if "eval_protocol_key" in r]
     if not records:
         return None
     key = records[-1]["eval_protocol_key"]
     records = sorted((r for r in records if r["eval_protocol_key"] == key), key=lambda r: r.get("step", 0))
-    panels = [(title, ks) for title, ks in SCORE_PANELS if any(f"eval/{k}" in r for r in records for k in ks)]
+    panels = [p for p in SCORE_PANELS if any(f"eval/{k}" in r for r in records for k in p[2])]
     if not panels:
         return None
     import matplotlib
@@ -111,17 +136,22 @@ def plot_scores(metrics_path: str, out: str) -> Optional[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), dpi=110, squeeze=False)
-    for ax, (title, ks) in zip(axes[0], panels):
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.3), dpi=110, squeeze=False)
+    for ax, (title, ylabel, ks, bounded) in zip(axes[0], panels):
+        values = []
         for k in ks:
             pts = [(r.get("step", 0), r[f"eval/{k}"]) for r in records
                    if isinstance(r.get(f"eval/{k}"), (int, float)) and math.isfinite(r[f"eval/{k}"])]
             if pts:
                 xs, ys = zip(*pts)
+                values += ys
                 ax.plot(xs, ys, marker="o", ms=3, lw=1.5, label=k)
+        ax.set_yscale(y_scale(values, bounded))
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("iteration", fontsize=8)
-        ax.grid(alpha=0.3)
+        ax.set_ylabel(ylabel, fontsize=8)
+        _images_axis(ax, records)
+        ax.grid(alpha=0.3, which="both" if ax.get_yscale() == "log" else "major")
         if len(ks) > 1:
             ax.legend(fontsize=7)
     p = records[-1]["eval_protocol"]

@@ -4,12 +4,13 @@ which GAN it trains: the Method's `step` does all the GAN-specific work.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 
@@ -21,9 +22,10 @@ from ..methods import build_method
 from ..methods.base import Noise
 from ..models.base import cycled_labels
 from ..utils.images import save_grid, save_scatter
+from ..utils.progress import progress
 from . import distributed as ddp
 from . import rng
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, step_name
+from .checkpoint import clear_stale_temporaries, latest_checkpoint, load_checkpoint, save_checkpoint, step_name
 from .ema import EMA
 from .logger import RunLogger, plot_losses, plot_scores, read_metrics
 from .precision import autocast, grad_scaler
@@ -64,7 +66,35 @@ class DeviceStream:
         return self.stream.next().to(self.device, non_blocking=True, memory_format=self.memory_format)
 
 
+def _undo_on_failure(init):
+    """Make a failing Trainer.__init__ (a bad value, a batch larger than the data, a checkpoint of another model)
+    remove what it created in the run folder — the folder itself when it made it — never what was there before."""
+
+    @functools.wraps(init)
+    def wrapped(self, config, run_dir=None, *args, **kwargs):
+        folder = run_dir or os.path.join(config.train.out_dir, config.name)
+        before = set(os.listdir(folder)) if os.path.isdir(folder) else None
+        try:
+            init(self, config, run_dir, *args, **kwargs)
+        except BaseException:
+            dist = getattr(self, "dist", None)
+            if (dist is None or dist.is_main) and os.path.isdir(folder):
+                if before is None:
+                    shutil.rmtree(folder, ignore_errors=True)
+                else:
+                    for name in sorted(set(os.listdir(folder)) - before):
+                        path = os.path.join(folder, name)
+                        if os.path.isdir(path) and not os.path.islink(path):
+                            shutil.rmtree(path, ignore_errors=True)
+                        else:
+                            os.remove(path)
+            raise
+
+    return wrapped
+
+
 class Trainer:
+    @_undo_on_failure
     def __init__(self, config: Config, run_dir: Optional[str] = None, resume: bool = False,
                  overwrite: bool = False, dataset=None):
         self.config = config
@@ -76,7 +106,7 @@ class Trainer:
             raise ConfigError(f"train.batch_size {t.batch_size} must divide evenly over {self.dist.world_size} ranks")
         if t.threads > 0:
             torch.set_num_threads(t.threads)
-        wipe = self._check_run_dir(resume, overwrite)
+        wipe, resume = self._check_run_dir(resume, overwrite)
         rng.seed_everything(t.seed)  # the same on every rank: identical initial weights
         # Data first: a missing or empty source fails here, before anything is written or built.
         self.dataset = dataset if dataset is not None else build_dataset(config.data)
@@ -87,10 +117,6 @@ class Trainer:
             parse_metrics(t.eval_metrics, config.data.name, self.info.is_image)
         if self.device.type == "cuda" and self.dataset.nbytes() < GPU_RESIDENT_BYTES:
             self.dataset = self.dataset.to(self.device)
-        if self.dist.is_main:
-            if wipe:
-                shutil.rmtree(self.run_dir)
-            os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
         self.stream = BatchStream(self.dataset, t.batch_size, seed=t.seed, rank=self.dist.rank,
                                   world_size=self.dist.world_size)
         self.method = self._build_method()
@@ -105,11 +131,17 @@ class Trainer:
         self.scores, self.scores_plot = None, None
         n_fixed = t.n_samples if self.info.is_image else max(t.n_samples, 2000)
         self.fixed_z = self.method.generator.sample_z(n_fixed, generator=torch.Generator().manual_seed(t.seed + 1))
+        if self.dist.is_main:  # everything above is checked before the run folder is touched
+            if wipe:
+                shutil.rmtree(self.run_dir)
+            os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
         self.logger = RunLogger(self.run_dir, t.tensorboard) if self.dist.is_main else None
         self.stop = StopRequest()
         self.last_checkpoint = latest_checkpoint(self.ckpt_dir) if resume else None
         if resume:
             self._resume()
+        elif self.logger is not None:  # a run stopped before its first checkpoint starts over: drop its records
+            self.logger.truncate_after(0)
         if self.dist.is_main:
             save_config(config, os.path.join(self.run_dir, "config.yaml"))
 
@@ -136,17 +168,25 @@ class Trainer:
     def ckpt_dir(self) -> str:
         return os.path.join(self.run_dir, "checkpoints")
 
-    def _check_run_dir(self, resume: bool, overwrite: bool) -> bool:
-        """Refuse to clobber an existing run; True when `overwrite` asks to delete it."""
+    def _check_run_dir(self, resume: bool, overwrite: bool) -> Tuple[bool, bool]:
+        """Refuse to clobber an existing run. Returns (wipe: `overwrite` asks to delete the run, resume: there is a
+        checkpoint to resume from). A run stopped before its first checkpoint is resumed from step 0 (a warning);
+        what an interrupted checkpoint write left behind is removed."""
+        if self.dist.is_main:
+            clear_stale_temporaries(self.ckpt_dir)
         has_ckpt = os.path.isdir(self.ckpt_dir) and latest_checkpoint(self.ckpt_dir) is not None
         if resume and not has_ckpt:
-            raise CheckpointError(f"nothing to resume: {self.run_dir} has no complete checkpoint")
+            if not os.path.isfile(os.path.join(self.run_dir, "config.yaml")):
+                raise CheckpointError(f"nothing to resume: {self.run_dir} is not a ganforge run (no config.yaml)")
+            log.warning("%s stopped before its first checkpoint: nothing to resume, starting it again from step 0",
+                        self.run_dir)
+            return False, False
         if not resume and has_ckpt and not overwrite:
             raise GanforgeError(
                 f"{self.run_dir} already holds a run; continue it with --resume {self.run_dir}, "
                 f"or choose another --out (or pass --overwrite to delete it)"
             )
-        return not resume and has_ckpt
+        return not resume and has_ckpt, resume
 
     # -- checkpoints ------------------------------------------------------------------------------------------------
     def sampling_generator(self):
@@ -274,8 +314,6 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------------------------------
     def fit(self) -> RunResult:
-        from tqdm.auto import tqdm
-
         t = self.config.train
         main = self.dist.is_main
         data = self.data_stream()
@@ -284,8 +322,8 @@ class Trainer:
         mark = (started, self.stream.images_seen, self.step)
         samples, stopping = None, False
         self.method.train()
-        bar = tqdm(total=t.steps, initial=self.step, disable=not (t.progress and main), desc=self.config.name,
-                   unit="it", dynamic_ncols=True)
+        bar = progress(total=t.steps, initial=self.step, disable=not (t.progress and main), desc=self.config.name,
+                       unit="it", dynamic_ncols=True)
         try:
             with self.stop:
                 while self.step < t.steps and not stopping:
