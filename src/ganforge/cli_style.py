@@ -38,27 +38,46 @@ def add_style_parsers(sub) -> None:
 def cmd_mix(args) -> int:
     from . import api
     from .latent.style import style_mixing_figure
-    from .utils.images import save_grid
+    from .utils.figure import save_labelled_grid
 
     if args.a < 1 or args.b < 1:
         raise GanforgeError(f"--a and --b must be ≥ 1, got {args.a} and {args.b}")
     g = api.load(args.run)
     imgs, per_row, labels = style_mixing_figure(g.generator, args.a, args.b, args.seed)
-    print(save_grid(imgs, args.out, nrow=per_row))
+    cols = ["source A"] + [f"B{j}" for j in range(per_row - 1)]
+    print(save_labelled_grid(imgs, args.out, per_row, row_labels=_short_mixing_labels(labels), col_labels=cols,
+                             title="Style mixing: row A_i takes the named styles from column B_j"))
     print("rows: " + "; ".join(labels))
     return 0
+
+
+def _short_mixing_labels(labels):
+    """'A0 + coarse styles of B (layers 0–3)' -> 'A0 ← coarse of B (0–3)'; the top row 'B' -> 'source B'."""
+    out = []
+    for s in labels:
+        if s == "B":
+            out.append("source B")
+            continue
+        head, _, rest = s.partition(" + ")
+        kind = rest.split(" styles")[0]
+        layers = rest[rest.find("layers ") + 7:].rstrip(")") if "layers " in rest else ""
+        out.append(f"{head} ← {kind} of B ({layers})")
+    return out
 
 
 def cmd_truncate(args) -> int:
     from . import api
     from .latent.style import truncation_sweep
-    from .utils.images import save_grid
+    from .utils.figure import save_labelled_grid
 
     psis = _float_list(args.psi)
     if not psis or args.n < 1:
         raise GanforgeError("--psi needs at least one value and --n must be ≥ 1")
     g = api.load(args.run)
-    print(save_grid(truncation_sweep(g.generator, psis, args.n, args.seed, args.cutoff), args.out, nrow=len(psis)))
+    imgs = truncation_sweep(g.generator, psis, args.n, args.seed, args.cutoff)
+    print(save_labelled_grid(imgs, args.out, len(psis), row_labels=[f"seed {args.seed}, #{i}" for i in range(args.n)],
+                             col_labels=[f"ψ = {p:g}" for p in psis],
+                             title="Truncation in W: w' = w̄ + ψ (w − w̄)"))
     print("columns: ψ = " + ", ".join(f"{p:g}" for p in psis))
     return 0
 
