@@ -167,6 +167,16 @@ def test_an_error_before_training_leaves_no_half_made_run_and_never_loses_one(tm
     assert _listing(tmp_path / "mine") == ["notes.txt"]
 
 
+def test_a_config_edited_in_python_meets_the_same_bounds(tmp_path):
+    from ganforge.errors import ConfigError
+
+    cfg = tiny_config(steps=2)
+    cfg.method.lr_g = -1.0  # loading would have refused it; Adam would fail with a traceback later
+    with pytest.raises(ConfigError, match=r"^method.lr_g must be > 0, got -1.0$"):
+        Trainer(cfg, run_dir=str(tmp_path / "run"))
+    assert not os.path.exists(tmp_path / "run")
+
+
 def test_resume_of_a_run_stopped_before_its_first_checkpoint_starts_from_step_0(tmp_path, caplog):
     import logging
 

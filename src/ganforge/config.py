@@ -366,6 +366,18 @@ def from_dict(raw: dict) -> Config:
     )
 
 
+def check_config(cfg: Config) -> None:
+    """Check again the bounds and `validate()` of every section of a Config (one built or edited in Python skips
+    the checks of :func:`load_config`)."""
+    for section in (*SECTIONS, "train"):
+        obj = getattr(cfg, section)
+        if dataclasses.is_dataclass(obj):
+            check_bounds(obj, section)
+            check = getattr(obj, "validate", None)
+            if check is not None:
+                check()
+
+
 def load_config(source, overrides: Sequence[str] = ()) -> Config:
     """Preset name / YAML path / dict, plus dotted overrides -> validated :class:`Config`."""
     return from_dict(apply_overrides(read_raw(source), overrides))

@@ -15,7 +15,7 @@ from typing import Optional, Tuple
 import torch
 
 from .. import __version__
-from ..config import Config, save_config
+from ..config import Config, check_config, save_config
 from ..data import BatchStream, build_dataset
 from ..errors import CheckpointError, ConfigError, GanforgeError, TrainingDiverged
 from ..methods import build_method
@@ -97,6 +97,7 @@ class Trainer:
     @_undo_on_failure
     def __init__(self, config: Config, run_dir: Optional[str] = None, resume: bool = False,
                  overwrite: bool = False, dataset=None):
+        check_config(config)  # a Config edited in Python meets the same bounds as one loaded from YAML
         self.config = config
         t = config.train
         self.run_dir = run_dir or os.path.join(t.out_dir, config.name)
