@@ -43,19 +43,10 @@ def last_record(run_dir: str) -> dict:
     return last
 
 
-def last_score(run_dir: str, key: str = "eval/fid"):
-    path = os.path.join(run_dir, "metrics.jsonl")
-    found = None
-    if os.path.isfile(path):
-        with open(path) as f:
-            for line in f:
-                rec = json.loads(line) if line.strip() else {}
-                found = rec.get(key, found)
-    return found
-
-
 def quality_rows(run_dir: str) -> list:
     """Legibility of the sampling generator (and of the live one when the run keeps an EMA) and the last FID."""
+    import ganforge
+
     rows = []
     kinds = [("EMA generator", True), ("live generator", False)] if has_ema(run_dir) else [("generator", True)]
     for label, ema in kinds:
@@ -66,9 +57,9 @@ def quality_rows(run_dir: str) -> list:
         rows.append(f"| legible samples, {label} | {share:.3f} of 5,000 | p ≥ 0.9 by the shipped digit classifier; "
                     f"target ≥ {TARGET_LEGIBLE}: {ok}; real MNIST-5k {real_legibility():.3f}; the legible ones cover "
                     f"{leg['classes_covered']} digits, the most common {largest:.0%} of them |")
-    fid = last_score(run_dir)
-    if fid is not None:
-        rows.append(f"| FID at the end | {fid:.2f} | 2,000 samples vs MNIST-5k, shipped evaluator features |")
+        s = ganforge.evaluate(run_dir, metrics="fid,pr", n=5000, ema=ema, record=False).scores
+        rows.append(f"| FID, {label} | {s['fid']:.2f} (precision {s['precision']:.3f}, recall {s['recall']:.3f}) | "
+                    f"5,000 samples vs MNIST-5k, shipped evaluator features |")
     return rows
 
 
