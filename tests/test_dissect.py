@@ -14,11 +14,12 @@ from ganforge.data import build_dataset
 from ganforge.data.shapes import ShapesConfig
 from ganforge.dissect import (RunningQuantile, ace, capture, dissect, edit, insertion_values, intervene,
                               learn_alpha, rank_units_by_ace, region_mask, upsample, write_report)
-from ganforge.dissect.artifacts import unit_score_effects
-from ganforge.dissect.intervene import class_fractions
+from ganforge.dissect.artifacts import rank_artifact_units, repair_fid, unit_fid, unit_score_effects
+from ganforge.dissect.intervene import class_fractions, edit_where_active
 from ganforge.dissect.stats import iou_from_counts, iqr_from_counts
 from ganforge.errors import ConfigError
 from ganforge.metrics.features import generator_source
+from ganforge.metrics.fid import gaussian_stats
 from ganforge.models.base import Generator, normal_init
 from ganforge.models.dcgan import DCGANGenerator
 from ganforge.models.stylegan import StyleGANGenerator
@@ -58,6 +59,61 @@ class CodeSegmenter(nn.Module):
     def forward(self, x):
         codes = torch.arange(4.0) * 0.5 - 1
         return -200 * (x[:, None, 0] - codes[None, :, None, None]) ** 2
+
+
+class ArtifactGenerator(Generator):
+    """A planted artifact unit. Four units on a 4×4 featuremap ("units"); unit c < 3 draws colour channel c in its
+    cell's 4×4 pixels, unit 3 draws grey in all three; every unit's ordinary values lie in [0, 0.5]. With
+    `artifacts`, images with z0 > 1 (≈ 16 %) also get a spike of 3 in unit 3 on a 2×2 block of cells: a bright
+    blotch that the real data (the same generator without artifacts) never has."""
+
+    def __init__(self, artifacts: bool = True):
+        super().__init__()
+        self.z_dim, self.out_shape, self.artifacts = 8, (3, 16, 16), artifacts
+        self.proj = nn.Linear(8, 4 * 16)
+        with torch.no_grad():
+            self.proj.weight.copy_(torch.randn(64, 8, generator=torch.Generator().manual_seed(3)))
+            self.proj.bias.zero_()
+        self.units = nn.Identity()
+
+    def forward(self, z, y=None):
+        r = 0.5 * torch.sigmoid(self.proj(z)).view(-1, 4, 4, 4)
+        if self.artifacts:
+            spike = torch.zeros_like(r)
+            for i in torch.nonzero(z[:, 0] > 1).flatten().tolist():
+                row, col = 2 * int(z[i, 1] > 0), 2 * int(z[i, 2] > 0)
+                spike[i, 3, row:row + 2, col:col + 2] = 3.0
+            r = r + spike
+        r = self.units(r)
+        rgb = r[:, :3] + r[:, 3:]
+        return F.interpolate(rgb, scale_factor=4, mode="nearest") - 0.5
+
+    def feature_layers(self):
+        return {"units": self.units}
+
+
+class ColourStats(nn.Module):
+    """A tiny feature extractor: per-channel mean, maximum and standard deviation (9 features)."""
+
+    def features(self, x):
+        return torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3)), x.std(dim=(2, 3))], 1)
+
+
+def _blotch_share(x):
+    """The planted-artifact score: the share of pixels brighter than any ordinary pixel can be (> 0.5)."""
+    return (x > 0.75).float().mean()
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """(generator with the planted artifact unit 3, extractor, real statistics from the artifact-free one)."""
+    clean = ArtifactGenerator(artifacts=False).eval()
+    gen = ArtifactGenerator().eval()
+    gen.load_state_dict(clean.state_dict())
+    ext = ColourStats()
+    with torch.no_grad():
+        real = ext.features(clean(generator_source(clean, seed=100).latents(0, 2000)[0]))
+    return gen, ext, gaussian_stats(real)
 
 
 @pytest.fixture(scope="module")
@@ -258,7 +314,13 @@ def test_intervention_tools_run_a_batchnorm_generator_in_eval_mode_and_restore_i
         "unit_score_effects": lambda g: unit_score_effects(g, "layer2", lambda x: x.mean(dim=(1, 2, 3)), n=8,
                                                            batch_size=8),
         "intervene": lambda g: intervene(g, "layer2", [1], n=4)[1],
+        "intervene above": lambda g: intervene(g, "layer2", [1, 5], above=0.1, n=4)[1],
+        "repair_fid": lambda g: torch.tensor(repair_fid(g, "layer2", [1], ColourStats(), stats, n=16, batch_size=8,
+                                                        random_sets=1, top_fraction=0.5)["fid_after"]),
+        "rank_artifact_units": lambda g: rank_artifact_units(g, "layer2", ColourStats(), stats, n=16, top=4,
+                                                             batch_size=8, null_draws=2)["fid"],
     }
+    stats = gaussian_stats(torch.randn(50, 9, generator=torch.Generator().manual_seed(0)))
     live = copy.deepcopy(dcgan).train()
     live.net[1].eval()  # a caller's mixed modes: one BatchNorm already in eval mode
     modes, state = _modes(live), {k: v.clone() for k, v in live.state_dict().items()}
@@ -315,6 +377,71 @@ def test_artifact_ranking_finds_the_unit_that_raises_the_score(mask_gen):
     assert int(effects.argmax()) == 3 and effects[3] > 0 and effects[:3].abs().max() < effects[3]
 
 
+def test_per_unit_fid_ranks_the_planted_artifact_unit_worst_and_far_above_chance(planted):
+    gen, ext, real = planted
+    r = rank_artifact_units(gen, "units", ext, real, n=1000, top=100, batch_size=250)
+    assert r["order"][0] == 3
+    assert torch.equal(r["fid"], unit_fid(gen, "units", ext, real, n=1000, top=100, batch_size=250))
+    # the artifact unit's top images are far from the real data; the ordinary units' (slightly biased towards
+    # their colour) stay near random subsets of the same size
+    assert r["fid"][3] > r["null_mean"] + 10 * r["null_std"]
+    assert r["fid"][:3].max() < r["fid"][3] / 3
+
+
+def test_ablating_where_a_unit_fires_changes_pixels_only_there(planted):
+    gen = planted[0]
+    src = generator_source(gen, seed=4)
+    z = src.latents(0, 64)[0]
+    t = torch.full((4,), 1.0)
+    with torch.no_grad(), capture(gen, "units") as plain:
+        gen(z)
+    active = plain["r"][:, 3] > 1.0  # N×4×4: the blotch cells
+    assert 0 < active.any(dim=(1, 2)).sum() < 64  # some images have a blotch, some do not
+    before, after = intervene(gen, "units", [3], above=t, z=z)
+    changed = (after != before).any(dim=1)  # N×16×16 pixels
+    assert torch.equal(changed, F.interpolate(active[:, None].float(), scale_factor=4)[:, 0].bool())
+    assert _blotch_share(before) > 0.01 and _blotch_share(after) == 0  # the planted artifact is gone
+    # the unit keeps its ordinary values elsewhere, the other units everywhere
+    with torch.no_grad(), edit_where_active(gen, "units", [3], t), capture(gen, "units") as edited:
+        gen(z)
+    assert torch.equal(edited["r"][:, :3], plain["r"][:, :3])
+    assert torch.equal(edited["r"][:, 3][~active], plain["r"][:, 3][~active]) and (edited["r"][:, 3][active] == 0).all()
+    # ...whereas ablating the unit everywhere also changes the pixels where it does not fire
+    _, everywhere = intervene(gen, "units", [3], z=z)
+    assert ((everywhere != before).any(dim=1) & ~changed).any()
+    # grow=1: the region also takes the 8 neighbouring cells of each active cell
+    with torch.no_grad(), edit_where_active(gen, "units", [3], t, grow=1), capture(gen, "units") as grown:
+        gen(z)
+    ring = F.max_pool2d(active[:, None].float(), 3, stride=1, padding=1)[:, 0].bool()
+    assert (ring & ~active).any()
+    assert (grown["r"][:, 3][ring] == 0).all() and torch.equal(grown["r"][:, 3][~ring], plain["r"][:, 3][~ring])
+
+
+def test_repair_fid_region_ablation_of_the_artifact_unit_lowers_fid_and_random_units_do_not(planted):
+    gen, ext, real = planted
+    t = torch.full((4,), 1.0)
+    r = repair_fid(gen, "units", [3], ext, real, thresholds=t, n=1000, batch_size=250, random_sets=2)
+    assert r["fid_after"] < r["fid_before"] / 5 and r["top_after"] < r["top_before"] / 5
+    assert r["top_before"] > r["fid_before"]  # the top-artifact subset is where the blotches are
+    assert 0.02 < r["edited_share"] < 0.07  # ≈ 16 % of images × 4 of 16 cells
+    # random units never exceed the threshold here: ablating them where they fire edits nothing
+    assert r["random_edited_share"] == 0 and r["fid_random"] == r["fid_before"] and r["top_random"] == r["top_before"]
+    # zeroing the unit everywhere removes its ordinary drawing too: worse than ablating it where it fires
+    full = repair_fid(gen, "units", [3], ext, real, where="everywhere", thresholds=t, n=1000, batch_size=250,
+                      random_sets=1)
+    assert full["fid_before"] == r["fid_before"] and full["edited_share"] == 1.0
+    assert full["fid_after"] > 2 * r["fid_after"]
+    assert abs(r["fid_resample"] - r["fid_before"]) < 0.5 * r["fid_before"]  # another seed: same quality
+
+
+def test_score_ranking_with_thresholds_ablates_only_where_units_fire(planted):
+    gen = planted[0]
+    effects = unit_score_effects(gen, "units", lambda x: (x > 0.75).float().mean(dim=(1, 2, 3)), n=200,
+                                 batch_size=100, thresholds=1.0)
+    assert int(effects.argmax()) == 3 and effects[3] > 0.005
+    assert (effects[:3] == 0).all()  # the other units never exceed 1: nothing edited, no effect
+
+
 # ---------------------------------------------------------------------------------------------- errors
 def test_bad_input_gives_clear_errors(dcgan, mask_gen):
     with pytest.raises(ConfigError, match="layer1, layer2, layer3"):
@@ -331,6 +458,13 @@ def test_bad_input_gives_clear_errors(dcgan, mask_gen):
         ace(mask_gen, CodeSegmenter(), "masks", [1], "dome", value=1.0, n=4)
     with pytest.raises(ConfigError, match="threshold"):
         dissect(dcgan, CodeSegmenter(), "layer2", n=4, threshold=1.5)
+    with pytest.raises(ConfigError, match="not both"):
+        intervene(dcgan, "layer2", [3], region=(0, 0, 8, 8), above=0.5, n=2)
+    with pytest.raises(ConfigError, match="thresholds must be a number, one value per listed unit"):
+        intervene(dcgan, "layer2", [3, 4], above=torch.ones(5), n=2)
+    stats = gaussian_stats(torch.randn(50, 9, generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(ConfigError, match="where must be one of active, everywhere"):
+        repair_fid(dcgan, "layer2", [3], ColourStats(), stats, where="outside", n=4)
 
 
 # ---------------------------------------------------------------------------------------------- report

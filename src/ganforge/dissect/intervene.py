@@ -13,9 +13,14 @@ share of class-c pixels under it. The continuous relaxation learns a per-unit st
 
 with the soft class probability of the segmenter, Adam at lr 0.01 and α clamped to [0, 1] after each step, as
 in netdissect's ``aceoptimize``; the causal units are the top-n by α.
+
+:func:`edit_where_active` restricts an edit to where the edited units fire: each unit is replaced only at the
+featuremap cells (of each image) where its own activation exceeds its threshold — the artifact regions of §4.3,
+where a unit that draws an artifact is switched off while it keeps drawing whatever it draws elsewhere.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Optional, Sequence, Union
 
@@ -114,20 +119,93 @@ def _values(mode, units, value):
     return v[torch.as_tensor(list(units))] if v.dim() == 1 and len(v) != len(units) else v
 
 
+def _per_unit(values, units: Sequence[int], num_units: int, name: str) -> torch.Tensor:
+    """A number, one value per listed unit, or one per unit of the layer (`num_units`) -> one per listed unit."""
+    v = torch.as_tensor(values, dtype=torch.float32).reshape(-1)
+    if v.numel() == 1:
+        return v.expand(len(units)).clone()
+    if v.numel() == len(units):
+        return v.clone()
+    if v.numel() == num_units:
+        return v[torch.as_tensor(list(units), dtype=torch.long)]
+    raise ConfigError(f"{name} must be a number, one value per listed unit ({len(units)}) or one per unit of the "
+                      f"layer ({num_units}), got {v.numel()} values")
+
+
+def active_mask(r: torch.Tensor, thresholds: torch.Tensor, grow: int = 0) -> torch.Tensor:
+    """N×K×h×w boolean: where each of the K featuremaps r (N×K×h×w) exceeds its threshold (K values), grown by
+    `grow` cells in every direction (a (2·grow + 1)² max-pool), so that the edges of a region go with it."""
+    t = thresholds.to(r.device, r.dtype).reshape(1, -1, 1, 1)
+    mask = r > t
+    if grow > 0:
+        mask = F.max_pool2d(mask.float(), 2 * grow + 1, stride=1, padding=grow) > 0
+    return mask
+
+
+@contextlib.contextmanager
+def edit_where_active(generator, layer: str, units: Sequence[int], thresholds, value=0.0, grow: int = 0,
+                      record: Optional[dict] = None):
+    """Within the block, each listed unit is set to `value` only at the featuremap cells where its own activation
+    (in that image) exceeds its threshold; elsewhere, and for every other unit, the featuremap is untouched.
+
+    thresholds, value: a number, one per listed unit, or one per unit of the layer (e.g. a dissection's
+    ``thresholds`` or :func:`unit_quantile_values`). grow: also edit this many cells around each active cell.
+    record: a dict that receives ``cells`` (featuremap cells edited, summed over units) and ``total`` (cells of the
+    listed units seen), accumulated over the forward passes in the block.
+    """
+    module = resolve_layer(generator, layer)
+    units_t = torch.as_tensor(list(units), dtype=torch.long).reshape(-1)
+    if grow < 0:
+        raise ConfigError(f"grow must be ≥ 0 cells, got {grow}")
+    if record is not None:
+        record.setdefault("cells", 0)
+        record.setdefault("total", 0)
+    per_unit = {}
+
+    def hook(_module, _inputs, output):
+        if not per_unit:  # checked against the layer's width on the first pass
+            U = output.shape[1]
+            check_units(units_t, U)
+            per_unit.update(t=_per_unit(thresholds, units_t.tolist(), U, "thresholds"),
+                            v=_per_unit(value, units_t.tolist(), U, "value"))
+        if len(units_t) == 0:
+            return output
+        idx = units_t.to(output.device)
+        r = output[:, idx]
+        mask = active_mask(r, per_unit["t"], grow)
+        if record is not None:
+            record["cells"] += int(mask.sum())
+            record["total"] += mask.numel()
+        out = output.clone()
+        out[:, idx] = torch.where(mask, per_unit["v"].to(r.device, r.dtype).reshape(1, -1, 1, 1).expand_as(r), r)
+        return out
+
+    handle = module.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
 @in_eval_mode
 @torch.no_grad()
 def intervene(generator, layer: str, units: Sequence[int], mode: str = "ablate", *, value=None,
-              region: Region = None, n: int = 8, seed: int = 0, z: Optional[torch.Tensor] = None):
+              region: Region = None, above=None, n: int = 8, seed: int = 0, z: Optional[torch.Tensor] = None):
     """(before, after): n samples (or G(z)) without and with the intervention, N×C×H×W in [-1, 1].
 
     mode "ablate" sets the units to 0; "insert" sets them to `value` (a number, one per listed unit, or one per
     unit of the layer, e.g. :func:`insertion_values`). region: None (everywhere), a pixel box (x0, y0, x1, y1)
-    or an H×W boolean mask.
+    or an H×W boolean mask. above: per-unit thresholds (see :func:`edit_where_active`): edit each unit only where
+    it exceeds its threshold (the artifact regions of §4.3); not combined with `region`.
     """
     module = generator_module(generator)
     resolve_layer(module, layer)
     check_units(units, num_units(module, layer))
     v = _values(mode, units, value)
+    if above is not None and region is not None:
+        raise ConfigError("give a region or per-unit thresholds (above), not both")
+    if above is not None:
+        _per_unit(above, units, num_units(module, layer), "thresholds")  # validates before any work
     size = _image_size(module) if region is not None else None
     if region is not None:
         region_mask(region, size, size)  # validates the region before any work
@@ -138,7 +216,9 @@ def intervene(generator, layer: str, units: Sequence[int], mode: str = "ablate",
         y = None
     run = (lambda: module(z)) if y is None else (lambda: module(z, y))
     before = run()
-    with edit(module, layer, list(units), value=v, region=region, image_size=size):
+    editing = (edit_where_active(module, layer, list(units), above, value=v) if above is not None
+               else edit(module, layer, list(units), value=v, region=region, image_size=size))
+    with editing:
         after = run()
     return before, after
 
