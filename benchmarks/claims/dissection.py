@@ -42,6 +42,7 @@ from ganforge.dissect import (ace, discriminator_fake_score, dissect, insertion_
                               load_segmenter, rank_artifact_units, rank_units_by_ace, repair_fid, unit_score_effects)
 from ganforge.dissect.artifacts import artifact_strength  # noqa: E402
 from ganforge.dissect.hooks import capture, in_eval_mode  # noqa: E402
+from ganforge.dissect.intervene import unit_quantile_values  # noqa: E402
 from ganforge.metrics.features import generator_source  # noqa: E402
 from ganforge.dissect.intervene import class_fractions  # noqa: E402
 from ganforge.dissect.report import unit_strip, _top_images  # noqa: E402
@@ -82,6 +83,13 @@ REPAIR_KEYS = ("where", "fid_before", "fid_after", "fid_random", "top_before", "
                "edited_share", "random_edited_share", "fid_resample", "units")
 
 
+def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman rank correlation of two vectors (no ties expected: FIDs)."""
+    ra, rb = (v.argsort().argsort().double() for v in (a, b))
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return float((ra * rb).sum() / (ra.norm() * rb.norm()))
+
+
 @in_eval_mode
 @torch.no_grad()
 def top_artifact_latents(G, layer, units, thresholds, n, seed, k):
@@ -120,8 +128,9 @@ def main():
     ap.add_argument("--n", type=int, default=1000, help="samples for dissection and for each measurement")
     ap.add_argument("--top", type=int, default=20)
     ap.add_argument("--fid-n", type=int, default=2000)
-    ap.add_argument("--artifact-q", type=float, default=None, help="ablate artifact units where they exceed this "
-                    "quantile of their activations (default: where they exceed their dissection threshold)")
+    ap.add_argument("--artifact-q", type=float, default=0.99, help="artifact units are ablated where they exceed "
+                    "their dissection threshold, and (a second measurement) where they exceed this quantile of their "
+                    "activations")
     ap.add_argument("--no-score-ranking", action="store_true", help="skip the discriminator-score ranking of "
                     "artifact units (per-unit FID only, the paper's automatic ranking)")
     ap.add_argument("--raw-weights", action="store_true", help="the raw generator instead of its EMA copy")
@@ -184,27 +193,34 @@ def main():
     # many random other units ablated the same way
     extractor = load_evaluator("shapes")
     stats = real_stats(loaded.config, extractor, 5000)
-    thresholds = main.thresholds if args.artifact_q is None else None
-    threshold_source = "dissection" if args.artifact_q is None else f"q{args.artifact_q:g}"
+    q_name = f"q{args.artifact_q:g}"
+    threshold_sets = {"dissection": main.thresholds,
+                      q_name: unit_quantile_values(G, args.layer, q=args.artifact_q, n=500, seed=10)}
     ranked = rank_artifact_units(G, args.layer, extractor, stats, n=args.fid_n, top=args.fid_n // 10)
-    print("per-unit FID", {k: v for k, v in ranked.items() if k != "fid"}, flush=True)
+    again = rank_artifact_units(G, args.layer, extractor, stats, n=args.fid_n, top=args.fid_n // 10, seed=18)
+    repeat = {"spearman": spearman(ranked["fid"], again["fid"]),
+              **{f"overlap_top{k}": len(set(ranked["order"][:k]) & set(again["order"][:k])) / k
+                 for k in sorted({small, args.top})}}
+    print("per-unit FID", {k: v for k, v in ranked.items() if k != "fid"}, repeat, flush=True)
     orders = {"per-unit FID": ranked["order"]}
     if not args.no_score_ranking:
         try:
             D = load_discriminator(args.run)
-            effects = unit_score_effects(G, args.layer, discriminator_fake_score(D), n=500, thresholds=thresholds)
+            effects = unit_score_effects(G, args.layer, discriminator_fake_score(D), n=500,
+                                         thresholds=threshold_sets["dissection"])
             orders["D fake score"] = effects.argsort(descending=True).tolist()
         except ganforge.errors.GanforgeError as e:  # a run without a discriminator
             print("no discriminator:", e)
     repairs = []
     for name, order in orders.items():
         for k in sorted({small, args.top}):
-            for where in ("active", "everywhere"):
-                r = repair_fid(G, args.layer, order[:k], extractor, stats, where=where, thresholds=thresholds,
-                               q=args.artifact_q or 0.99, n=args.fid_n)
-                repairs.append({"ranking": name, "k": k, **{key: r[key] for key in REPAIR_KEYS}})
+            for where, level in (("active", "dissection"), ("active", q_name), ("everywhere", None)):
+                # "everywhere" rows pick their top-artifact subset with the dissection thresholds too
+                r = repair_fid(G, args.layer, order[:k], extractor, stats, where=where,
+                               thresholds=threshold_sets[level or "dissection"], n=args.fid_n)
+                repairs.append({"ranking": name, "k": k, "threshold": level, **{key: r[key] for key in REPAIR_KEYS}})
                 print("repair", repairs[-1], flush=True)
-    artifact_thresholds = r["thresholds"]
+    artifact_thresholds = threshold_sets["dissection"].tolist()
 
     # pictures: top units of each class with regions outlined; ablation before/after
     strips = []
@@ -253,7 +269,7 @@ def main():
         "insertion": [{"class": c, "ranking": v["ranking"], "gain_inside": float(v["inside"]["insert_gain"]),
                        "gain_outside": float(v["outside"]["insert_gain"]), "ace_inside": float(v["inside"]["ace"]),
                        "ace_outside": float(v["outside"]["ace"])} for c, v in inserts.items()],
-        "repair": repairs, "artifact_thresholds": threshold_source,
+        "repair": repairs, "unit_fid_repeat": repeat,
         "unit_fid": {"worst": [{"unit": u, "fid": float(ranked["fid"][u])} for u in ranked["order"][:args.top]],
                      "median": float(ranked["fid"].median()), "null_mean": ranked["null_mean"],
                      "null_std": ranked["null_std"], "top": ranked["top"],
@@ -337,7 +353,8 @@ def artifact_verdict(repairs):
     best = min(whole or subset or rows, key=lambda r: r["fid_after"] - r["fid_before"])
     label = (REPRODUCED if whole else "lowers FID only on the top-artifact subset" if subset else NOT_REPRODUCED)
     return ("Ablating artifact units (per-unit FID, where they fire) lowers FID", label,
-            f"Top {best['k']}: whole set {best['fid_before']:.2f} → {best['fid_after']:.2f} (random units "
+            f"Top {best['k']}, where above the {best.get('threshold') or 'dissection'} threshold: whole set "
+            f"{best['fid_before']:.2f} → {best['fid_after']:.2f} (random units "
             f"{best['fid_random']:.2f}; a second unedited sample set {best['fid_resample']:.2f}); top-artifact subset "
             f"{best['top_before']:.2f} → {best['top_after']:.2f} (random {best['top_random']:.2f}).",
             "for some k, the whole-set FID after ablating the per-unit-FID units where they fire is lower than before "
@@ -397,24 +414,28 @@ def artifact_lines(n: dict):
                  "| artifact ranking | FID before | FID after | FID random units |", "|---|---:|---:|---:|"]
         return lines + [f"| {r['ranking']}, top {r['k']} | {r['fid_before']:.2f} | {r['fid_after']:.2f} | "
                         f"{r['fid_random']:.2f} |" for r in rows]
-    u = n["unit_fid"]
-    where = ("its dissection threshold (as outlined in the units picture)" if n["artifact_thresholds"] == "dissection"
-             else f"its {n['artifact_thresholds']} activation quantile")
+    u, rep = n["unit_fid"], n["unit_fid_repeat"]
+    q_name = next((r["threshold"] for r in rows if r.get("threshold") not in (None, "dissection")), "q0.99")
     lines = ["", f"Artifact units (§4.3): per-unit FID = FID of the {u['top']} of {n['fid_n']} samples where the "
              f"unit's maximum activation is highest, against 5,000 real scenes (shapes-evaluator features). Worst "
-             f"units: "
-             + ", ".join(f"{w['unit']} ({w['fid']:.1f})" for w in u["worst"][:8])
+             f"units: " + ", ".join(f"{w['unit']} ({w['fid']:.1f})" for w in u["worst"][:8])
              + f"; median over the {n['units']} units {u['median']:.1f}; random subsets of {u['top']} samples "
-             + f"{u['null_mean']:.1f} ± {u['null_std']:.1f}; {u['above_null']} units above that mean + 3 sd.", "",
-             f"Repair: the top {small} (= the paper's 20/512 share) and top {top} units of a ranking ablated only "
-             f"where each exceeds {where} (“where active”), or zeroed everywhere; random: as many random other "
-             f"units ablated the same way (mean of 3 draws). FID of all {n['fid_n']} samples (a second unedited set: "
-             f"{rows[0]['fid_resample']:.2f}) and of the top-artifact subset (the {rows[0]['top_n']} samples where the "
-             f"flagged units fire most above their thresholds; same latent codes in every column):", "",
+             + f"{u['null_mean']:.1f} ± {u['null_std']:.1f}; {u['above_null']} units above that mean + 3 sd. The same "
+             f"ranking on another {n['fid_n']} samples: Spearman {rep['spearman']:.2f}; "
+             + ", ".join(f"{100 * v:.0f} % of the top {k[len('overlap_top'):]} shared" for k, v in rep.items()
+                         if k.startswith("overlap_top")) + ".", "",
+             f"Repair: the top {small} (= the paper's 20/512 share) and top {top} units of a ranking ablated "
+             f"only where each exceeds its threshold (“where active”: its dissection threshold, as outlined in "
+             f"the units picture, or its {q_name[1:]} activation quantile), or zeroed everywhere; random: as many "
+             f"random other units ablated the same way (mean of 3 draws). FID of all {n['fid_n']} samples (a "
+             f"second unedited set: {rows[0]['fid_resample']:.2f}) and of the top-artifact subset (the "
+             f"{rows[0]['top_n']} samples where the flagged units fire most above the row's thresholds, the "
+             f"dissection ones for “everywhere”; same latent codes in the three columns):", "",
              "| ranking | units | ablated | cells edited: flagged / random | FID all: none / flagged / random | "
              "FID top-artifact subset: none / flagged / random |", "|---|---:|---|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['ranking']} | {r['k']} | {'where active' if r['where'] == 'active' else 'everywhere'} | "
+        how = f"where active ({r['threshold']})" if r["where"] == "active" else "everywhere"
+        lines.append(f"| {r['ranking']} | {r['k']} | {how} | "
                      f"{100 * r['edited_share']:.1f} % / {100 * r['random_edited_share']:.1f} % | "
                      f"{r['fid_before']:.2f} / {r['fid_after']:.2f} / {r['fid_random']:.2f} | "
                      f"{r['top_before']:.2f} / {r['top_after']:.2f} / {r['top_random']:.2f} |")
