@@ -77,8 +77,9 @@ def test_half_life_in_images_is_independent_of_the_batch_schedule():
 def test_ema_kimg_and_ema_are_alternatives(tmp_path):
     with pytest.raises(ConfigError, match="ema_kimg"):
         load_config("dcgan-mnist", ["train.ema=0.999", "train.ema_kimg=10"])
-    cfg = load_config("dcgan-mnist", ["train.ema_kimg=0.5", "train.steps=3", "train.batch_size=8",
-                                      "train.progress=false", "train.tensorboard=false", "train.eval_every=0"])
+    cfg = load_config("dcgan-mnist", ["train.ema=0", "train.ema_warmup=false", "train.ema_kimg=0.5", "train.steps=3",
+                                      "train.batch_size=8", "train.progress=false", "train.tensorboard=false",
+                                      "train.eval_every=0"])
     trainer = Trainer(cfg, run_dir=str(tmp_path / "run"), overwrite=True)
     assert trainer.ema is not None and math.isclose(trainer.ema.decay(8), 0.5 ** (8 / 500))
 
