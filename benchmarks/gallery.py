@@ -79,7 +79,7 @@ def scores(run_dir: str) -> dict:
         out = dict(ganforge.evaluate(run_dir, metrics="modes", n=EVAL_N, record=False).scores)
     else:
         out = dict(ganforge.evaluate(run_dir, metrics="fid,pr", n=EVAL_N, record=False).scores)
-    if data in TASK_EVALUATOR and g.info.channels in (1, 3):
+    if data in TASK_EVALUATOR and g.info.is_image:
         leg = legibility(run_dir, TASK_EVALUATOR[data], n=EVAL_N)
         out["legible"], out["legible_classes"] = leg["confident_share"], leg["classes_covered"]
         out["n_classes"] = len(leg["class_counts"])
@@ -117,7 +117,8 @@ def section(preset: str, run_dir: str, timing: tuple, threads: int, measured_by:
     if "legible" in s:
         real = real_legibility(preset, TASK_EVALUATOR[g.config.data.name])
     wall, cpu, load = timing
-    took = (f"**{minutes(wall)}** wall-clock" if cpu is None else
+    took = (f"**{minutes(wall)}** wall-clock between the run's first and last log records (an existing run: its "
+            f"machine's load was not recorded)" if cpu is None else
             f"**{minutes(wall)}** wall-clock, {minutes(cpu)} CPU time (load average {load:.1f} at the start)")
     return (f"{cfg.description}\n\n"
             f"![{preset} samples](img/gallery/{preset}.png)\n\n"
