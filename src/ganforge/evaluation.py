@@ -124,8 +124,40 @@ def _toy_scores(points: torch.Tensor, data_name: str) -> Dict[str, float]:
 
 
 def _stacked_digits(classifier) -> Callable[[torch.Tensor], torch.Tensor]:
-    """images N×3×H×W -> N×3 digit labels (as floats, for `extract`), one classification per channel."""
-    return lambda x: torch.stack([classifier.logits(x[:, c:c + 1]).argmax(1) for c in range(3)], 1).float()
+    """images N×3×H×W -> N×(3 + 3 + 3·D) rows (floats, for `extract`): per channel the digit the classifier
+    assigns, then its probability, then the classifier's D features (for the off-distribution check)."""
+    def read(x: torch.Tensor) -> torch.Tensor:
+        out = [classifier.features_and_logits(x[:, c:c + 1]) for c in range(3)]
+        best = [torch.softmax(logits.double(), 1).max(1) for _, logits in out]
+        digit = torch.stack([b.indices for b in best], 1).float()
+        prob = torch.stack([b.values for b in best], 1).float()
+        return torch.cat([digit, prob, *(f.float() for f, _ in out)], 1)
+    return read
+
+
+def _stacked_digit_scores(rows: torch.Tensor, classifier, dataset, batch_size: int) -> Dict[str, float]:
+    """Stacked-MNIST mode counts from `_stacked_digits` rows. A channel is unrecognised when its feature lies
+    beyond the 0.99 quantile of real channels' Mahalanobis distance to their class (fitted on up to 2,000 real
+    stacked images, calibrated on up to 1,000 others): such samples count for no mode (metrics.modes)."""
+    from .metrics.modes import class_distances, fit_class_gaussians
+
+    dim = classifier.feature_dim
+    digits, prob, feats = rows[:, :3].long(), rows[:, 3:6], rows[:, 6:].reshape(len(rows), 3, dim)
+    m = min(len(dataset), 3000)
+    fit_n = max(1, m * 2 // 3)
+    read = _stacked_digits(classifier)
+    with torch.no_grad():
+        real = torch.cat([read(dataset.get(torch.arange(i, min(i + batch_size, m))).x).cpu()
+                          for i in range(0, m, batch_size)])
+    real_digits, real_feats = real[:, :3].long(), real[:, 6:].reshape(m, 3, dim)
+    truth = dataset.attrs.get("digits")
+    truth = truth[:m].long().cpu() if truth is not None else real_digits
+    ref = fit_class_gaussians(real_feats[:fit_n].reshape(-1, dim), truth[:fit_n].reshape(-1), 10,
+                              real_feats[fit_n:].reshape(-1, dim), real_digits[fit_n:].reshape(-1))
+    recognised = class_distances(feats, digits, ref) <= ref["threshold"]
+    r = stacked_mnist_modes(digits, recognised=recognised, confidence=prob)
+    return {"modes": r["modes"], "modes_total": 1000, "kl": r["kl"], "unrecognised": r["unrecognised"],
+            "digit_confidence": r["confidence"]}
 
 
 def _feature_scores(metrics, protocol: EvalProtocol, ref: dict, fake: torch.Tensor,
@@ -223,10 +255,10 @@ def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto"
                                        cache_dir=cache_dir, keep_features=needs_features)
             scores.update(_feature_scores(metrics, protocol, ref, fake, logits))
     if "modes" in metrics:
-        digits = shard(_stacked_digits(load_extractor("mnist5k", device=device)))
+        classifier = load_extractor("mnist5k", device=device)
+        rows = shard(_stacked_digits(classifier))
         if main:
-            r = stacked_mnist_modes(digits.long())
-            scores.update({"modes": r["modes"], "modes_total": 1000, "kl": r["kl"]})
+            scores.update(_stacked_digit_scores(rows.cpu(), classifier, dataset, batch_size))
     if "swd" in metrics and main:
         scores.update(_swd_scores(module, dataset, protocol, n, seed, batch_size))
     if not main:

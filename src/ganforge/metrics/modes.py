@@ -74,21 +74,79 @@ def mode_coverage(samples: ArrayLike, centers: ArrayLike, std: float, k_sigma: f
     }
 
 
-def stacked_mnist_modes(digit_labels, min_count: int = 1) -> dict:
+def fit_class_gaussians(features: ArrayLike, labels: ArrayLike, num_classes: int,
+                        calibration: ArrayLike, calibration_classes: ArrayLike, quantile: float = 0.99,
+                        ridge: float = 1e-6) -> dict:
+    """Class-conditional Gaussians with one shared covariance over a classifier's features, and the distance
+    beyond which a sample is "unrecognised" (the Mahalanobis out-of-distribution score of Lee, Lee, Lee & Shin,
+    "A Simple Unified Framework for Detecting Out-of-Distribution Samples and Adversarial Attacks", NeurIPS 2018,
+    Eq. 1-2).
+
+    features: N×D features of real samples with their true `labels` (0..num_classes−1): the class means μ_k and
+    the pooled covariance Σ (ddof 0, plus `ridge`·tr(Σ)/D on the diagonal) are fitted on them. calibration: M×D
+    features of other real samples with the classes the classifier assigns them; the threshold is the `quantile`
+    of their distances ‖f − μ_class‖_Σ, so that a share 1 − quantile of real samples is flagged.
+    Returns {"means": K×D, "precision": Σ⁻¹ (D×D), "threshold": float, "quantile": quantile}.
+    """
+    f, y = _as_numpy(features), np.asarray(_as_numpy(labels), dtype=np.int64)
+    if f.ndim != 2 or y.shape != (len(f),):
+        raise ValueError(f"features must be N×D with N labels, got {f.shape} and {y.shape}")
+    if not 0.0 < quantile < 1.0:
+        raise ValueError(f"quantile must lie in (0, 1), got {quantile}")
+    missing = sorted(set(range(num_classes)) - set(y.tolist()))
+    if missing:
+        raise ValueError(f"no reference sample of class(es) {missing}")
+    means = np.stack([f[y == k].mean(0) for k in range(num_classes)])
+    centred = f - means[y]
+    cov = centred.T @ centred / len(f)
+    cov += np.eye(len(cov)) * ridge * max(np.trace(cov) / len(cov), 1e-12)
+    ref = {"means": means, "precision": np.linalg.inv(cov), "quantile": float(quantile)}
+    ref["threshold"] = float(np.quantile(class_distances(calibration, calibration_classes, ref), quantile))
+    return ref
+
+
+def class_distances(features: ArrayLike, classes: ArrayLike, reference: dict) -> np.ndarray:
+    """Mahalanobis distance of each feature row to the mean of its (predicted) class under the shared covariance
+    of `reference` (:func:`fit_class_gaussians`): an array of the leading shape of `classes` (N, or N×3 for
+    Stacked MNIST's channels with features N×3×D)."""
+    f, c = _as_numpy(features), np.asarray(_as_numpy(classes), dtype=np.int64)
+    if f.shape[:-1] != c.shape:
+        raise ValueError(f"features {f.shape} and classes {c.shape} do not match")
+    d = f - reference["means"][c]
+    return np.sqrt(np.maximum(np.einsum("...i,ij,...j->...", d, reference["precision"], d), 0.0))
+
+
+def stacked_mnist_modes(digit_labels, min_count: int = 1, recognised=None, confidence=None) -> dict:
     """Modes of Stacked MNIST (Metz et al. 2017; VEEGAN; PacGAN): each sample is three MNIST digits
     stacked as colour channels, so it falls in one of 1000 modes, d_R·100 + d_G·10 + d_B.
 
     digit_labels: N×3 integer tensor/array of the digits (0..9) an MNIST classifier assigns to channels
-    R, G, B (classifying is the caller's job). A mode is covered if it gets ≥ min_count samples (1 in VEEGAN /
-    PacGAN). Returns {"modes": covered modes (of 1000), "kl": KL(mode histogram ‖ uniform over 1000), nats,
-    "counts": list of the 1000 per-mode counts}.
+    R, G, B (classifying is the caller's job). recognised: optional N×3 booleans, false for a channel the
+    classifier's features place off the digit distribution (e.g. :func:`class_distances` above the reference
+    threshold): a sample with any unrecognised channel is not a stack of three digits, so it counts for no mode
+    (without this, noise that the classifier calls "8" in every channel would cover mode 888). confidence:
+    optional N×3 largest class probabilities of the classifier, reported as their mean.
+    A mode is covered if it gets ≥ min_count counted samples (1 in VEEGAN / PacGAN).
+
+    Returns {"modes": covered modes (of 1000), "kl": KL(mode histogram of the counted samples ‖ uniform over
+    1000), nats (NaN if none counted), "counts": list of the 1000 per-mode counts, "unrecognised": share of the
+    N samples not counted (0 without `recognised`; NaN for N = 0), "confidence": mean of `confidence` (NaN if not
+    given)}.
     """
     labels = np.asarray(digit_labels.detach().cpu() if hasattr(digit_labels, "detach") else digit_labels)
     if labels.ndim != 2 or labels.shape[1] != 3:
         raise ValueError(f"digit_labels must be N×3, got shape {labels.shape}")
     if labels.size and (not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() > 9):
         raise ValueError("digit_labels must be integers in 0..9")
-    mode = labels[:, 0].astype(np.int64) * 100 + labels[:, 1] * 10 + labels[:, 2]
+    counted = np.ones(len(labels), dtype=bool)
+    if recognised is not None:
+        ok = np.asarray(_as_numpy(recognised)) > 0.5
+        if ok.shape != labels.shape:
+            raise ValueError(f"recognised must be N×3 like digit_labels, got shape {ok.shape}")
+        counted = ok.all(1)
+    mode = labels[counted, 0].astype(np.int64) * 100 + labels[counted, 1] * 10 + labels[counted, 2]
     counts = np.bincount(mode, minlength=1000)
+    conf = float(_as_numpy(confidence).mean()) if confidence is not None and len(labels) else float("nan")
     return {"modes": int((counts >= min_count).sum()), "kl": _kl_to_uniform(counts),
-            "counts": [int(v) for v in counts]}
+            "counts": [int(v) for v in counts],
+            "unrecognised": float(1.0 - counted.mean()) if len(labels) else float("nan"), "confidence": conf}
