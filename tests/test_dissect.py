@@ -104,6 +104,10 @@ def _blotch_share(x):
     return (x > 0.75).float().mean()
 
 
+def _blotch_share_per_image(x):
+    return (x > 0.75).float().mean(dim=(1, 2, 3))
+
+
 @pytest.fixture(scope="module")
 def planted():
     """(generator with the planted artifact unit 3, extractor, real statistics from the artifact-free one)."""
@@ -420,7 +424,11 @@ def test_ablating_where_a_unit_fires_changes_pixels_only_there(planted):
 def test_repair_fid_region_ablation_of_the_artifact_unit_lowers_fid_and_random_units_do_not(planted):
     gen, ext, real = planted
     t = torch.full((4,), 1.0)
-    r = repair_fid(gen, "units", [3], ext, real, thresholds=t, n=1000, batch_size=250, random_sets=2)
+    r = repair_fid(gen, "units", [3], ext, real, thresholds=t, n=1000, batch_size=250, random_sets=2,
+                   image_score=_blotch_share_per_image)
+    # the planted-artifact score: gone after the repair, concentrated in the top-artifact subset before it
+    assert r["score_after"] == r["top_score_after"] == 0 < r["score_before"] < r["top_score_before"]
+    assert r["score_random"] == r["score_before"] and r["top_score_random"] == r["top_score_before"]
     assert r["fid_after"] < r["fid_before"] / 5 and r["top_after"] < r["top_before"] / 5
     assert r["top_before"] > r["fid_before"]  # the top-artifact subset is where the blotches are
     assert 0.02 < r["edited_share"] < 0.07  # ≈ 16 % of images × 4 of 16 cells

@@ -88,11 +88,12 @@ def unit_score_effects(generator, layer: str, score_fn: Callable[[torch.Tensor],
 
 @torch.no_grad()
 def _features(module, extractor, seed: int, n: int, batch_size: int, layer: Optional[str] = None,
-              editing: Optional[Callable[[], contextlib.AbstractContextManager]] = None):
-    """(N×D features, N×U per-image maxima of the layer as the rest of the generator sees it, or None) of n
-    samples of `seed`, each batch made inside ``editing()`` when given."""
+              editing: Optional[Callable[[], contextlib.AbstractContextManager]] = None,
+              image_score: Optional[Callable[[torch.Tensor], torch.Tensor]] = None):
+    """(N×D features, N×U per-image maxima of the layer as the rest of the generator sees it or None, N image
+    scores or None) of n samples of `seed`, each batch made inside ``editing()`` when given."""
     src = generator_source(module, seed=seed)
-    feats, maxima = [], []
+    feats, maxima, scores = [], [], []
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
         with (editing() if editing else contextlib.nullcontext()):
@@ -103,7 +104,10 @@ def _features(module, extractor, seed: int, n: int, batch_size: int, layer: Opti
                     x = src(start, m)
                 maxima.append(out["r"].amax(dim=(2, 3)).float().cpu())
         feats.append(extractor.features(x).double().cpu())
-    return torch.cat(feats), (torch.cat(maxima) if maxima else None)
+        if image_score is not None:
+            scores.append(image_score(x).double().cpu().reshape(m))
+    return (torch.cat(feats), torch.cat(maxima) if maxima else None,
+            torch.cat(scores) if scores else None)
 
 
 def fid_to(real_stats, features: torch.Tensor) -> float:
@@ -124,7 +128,7 @@ def unit_fid(generator, layer: str, extractor, real_stats, *, n: int = 2000, top
     """U per-unit FIDs: FID (with `extractor`'s features, against `real_stats` = (μ, Σ)) of the `top` of n
     samples where each unit's maximum activation is highest (the paper's per-unit FID; high = artifact)."""
     module = generator_module(generator)
-    feats, maxima = _features(module, extractor, seed, n, batch_size, layer)
+    feats, maxima, _ = _features(module, extractor, seed, n, batch_size, layer)
     return _unit_fids(feats, maxima, real_stats, top)
 
 
@@ -135,7 +139,7 @@ def rank_artifact_units(generator, layer: str, extractor, real_stats, *, n: int 
     level: mean and standard deviation of the FID of `null_draws` random `top`-subsets of the same n samples
     (a unit whose FID is within a few standard deviations of it is not an artifact unit by this measure)."""
     module = generator_module(generator)
-    feats, maxima = _features(module, extractor, seed, n, batch_size, layer)
+    feats, maxima, _ = _features(module, extractor, seed, n, batch_size, layer)
     fids = _unit_fids(feats, maxima, real_stats, top)
     gen = torch.Generator().manual_seed(seed)
     null = torch.tensor([fid_to(real_stats, feats[torch.randperm(n, generator=gen)[:top]])
@@ -155,23 +159,26 @@ def artifact_strength(maxima: torch.Tensor, units: Sequence[int], thresholds: to
 @in_eval_mode
 def repair_fid(generator, layer: str, units: Sequence[int], extractor, real_stats, *, where: str = "active",
                thresholds=None, q: float = 0.99, grow: int = 0, n: int = 2000, seed: int = 9,
-               batch_size: int = 250, random_sets: int = 3, top_fraction: float = 0.1) -> dict:
+               batch_size: int = 250, random_sets: int = 3, top_fraction: float = 0.1,
+               image_score: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> dict:
     """Steps 2-3 of the procedure: FID of n samples with no ablation, with `units` ablated, and with as many
     random other units ablated the same way (mean and all values over `random_sets` draws).
 
     where: "active" ablates each unit only where it exceeds its threshold (`thresholds`: a number or one per unit
-    of the layer, default each unit's q-quantile over 200 other samples; `grow` cells around); "everywhere" zeroes the
-    channels. Also measured: the same three FIDs on the top-artifact subset (the `top_fraction` of the samples
+    of the layer, default each unit's q-quantile over 200 other samples; `grow` cells around); "everywhere" zeroes
+    the channels. Also measured: the same three FIDs on the top-artifact subset (the `top_fraction` of the samples
     where the flagged units fire most, relative to their thresholds, in the unedited generator; the same
     latent codes in all three), the share of the units' featuremap cells edited, and ``fid_resample``: the FID
-    of n unedited samples of another seed, the noise level of the comparison.
+    of n unedited samples of another seed, the noise level of the comparison. image_score: images -> N values
+    (e.g. an artifact score); its means over the whole set and the subset are reported the same way
+    (``score_*``, ``top_score_*``).
     """
     module = generator_module(generator)
     if where not in WHERE:
         raise ConfigError(f"where must be one of {', '.join(WHERE)}, got {where!r}")
     if not 0 < top_fraction <= 1:
         raise ConfigError(f"top_fraction must lie in (0, 1], got {top_fraction}")
-    feats, maxima = _features(module, extractor, seed, n, batch_size, layer)
+    feats, maxima, scores = _features(module, extractor, seed, n, batch_size, layer, image_score=image_score)
     U = maxima.shape[1]
     check_units(units, U)
     if thresholds is None:
@@ -180,27 +187,38 @@ def repair_fid(generator, layer: str, units: Sequence[int], extractor, real_stat
     k_top = max(2, round(top_fraction * n))
     subset = artifact_strength(maxima, units, t).topk(k_top).indices if len(units) else torch.arange(k_top)
 
+    def summary(f, sc, share):
+        out = {"fid": fid_to(real_stats, f), "top": fid_to(real_stats, f[subset]), "share": share}
+        if sc is not None:
+            out.update(score=float(sc.mean()), top_score=float(sc[subset].mean()))
+        return out
+
     def measure(unit_set):
         record = {}
-        f, _ = _features(module, extractor, seed, n, batch_size, layer,
-                         lambda: _ablation(module, layer, unit_set, where, t, grow, record))
-        share = record["cells"] / record["total"] if record.get("total") else 1.0
-        return fid_to(real_stats, f), fid_to(real_stats, f[subset]), share
+        f, _, sc = _features(module, extractor, seed, n, batch_size, layer,
+                             lambda: _ablation(module, layer, unit_set, where, t, grow, record), image_score)
+        return summary(f, sc, record["cells"] / record["total"] if record.get("total") else 1.0)
 
-    before, top_before = fid_to(real_stats, feats), fid_to(real_stats, feats[subset])
-    after, top_after, share = measure(units)
+    before, after = summary(feats, scores, 0.0), measure(units)
     gen = torch.Generator().manual_seed(seed)
-    others = [u for u in range(U) if u not in set(int(v) for v in units)]
-    randoms = []
-    for _ in range(random_sets):
-        pick = torch.tensor(others)[torch.randperm(len(others), generator=gen)[: len(units)]].tolist()
-        randoms.append(measure(pick))
+    chosen = set(int(v) for v in units)
+    others = torch.tensor([u for u in range(U) if u not in chosen], dtype=torch.long)
+    randoms = [measure(others[torch.randperm(len(others), generator=gen)[: len(units)]].tolist())
+               for _ in range(random_sets)]
     resample = fid_to(real_stats, _features(module, extractor, seed + 1000, n, batch_size)[0])
-    mean = (lambda i: sum(r[i] for r in randoms) / len(randoms)) if randoms else (lambda i: float("nan"))
+
+    def mean(key):
+        return sum(r[key] for r in randoms) / len(randoms) if randoms else float("nan")
+
     log.info("repair %s (%s): FID %.3f -> %.3f (random %s); top-artifact subset %.3f -> %.3f (random %.3f)", layer,
-             where, before, after, [round(r[0], 3) for r in randoms], top_before, top_after, mean(1))
-    return {"fid_before": before, "fid_after": after, "fid_random": mean(0),
-            "fid_random_all": [r[0] for r in randoms], "top_before": top_before, "top_after": top_after,
-            "top_random": mean(1), "top_n": k_top, "edited_share": share, "random_edited_share": mean(2),
-            "fid_resample": resample, "where": where, "units": [int(u) for u in units], "n": n, "layer": layer,
-            "thresholds": [float(v) for v in t]}
+             where, before["fid"], after["fid"], [round(r["fid"], 3) for r in randoms], before["top"], after["top"],
+             mean("top"))
+    out = {"fid_before": before["fid"], "fid_after": after["fid"], "fid_random": mean("fid"),
+           "fid_random_all": [r["fid"] for r in randoms], "top_before": before["top"], "top_after": after["top"],
+           "top_random": mean("top"), "top_n": k_top, "edited_share": after["share"],
+           "random_edited_share": mean("share"), "fid_resample": resample, "where": where,
+           "units": [int(u) for u in units], "n": n, "layer": layer, "thresholds": [float(v) for v in t]}
+    if image_score is not None:
+        for key in ("score", "top_score"):
+            out.update({f"{key}_before": before[key], f"{key}_after": after[key], f"{key}_random": mean(key)})
+    return out
