@@ -13,7 +13,7 @@ def tiny_config(**train):
     overrides = [
         "generator.channels=8", "discriminator.channels=8", "train.batch_size=16", "train.progress=false",
         "train.log_every=2", "train.sample_every=4", "train.checkpoint_every=4", "train.n_samples=16",
-        "train.eval_every=0",
+        "train.eval_every=0", "train.ema=0", "train.ema_warmup=false",  # the preset keeps a G EMA; not these
     ] + [f"train.{k}={v}" for k, v in train.items()]
     return load_config("dcgan-mnist", overrides)
 
