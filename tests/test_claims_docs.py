@@ -121,14 +121,30 @@ def test_progan_verdict_flips_when_progressive_is_slower():
     assert [p[1] for p in stylegan.verdict_progan(n)] == [cc.NOT_REPRODUCED, cc.NOT_REPRODUCED]
 
 
-def test_dissection_repair_verdict_flips_when_fid_drops():
+def test_dissection_repair_verdict_needs_a_replicated_drop_beyond_noise_below_random_without_rougher_images():
     dissection = module("dissection")
     n = copy.deepcopy(RESULTS[dissection.TITLE]["numbers"])
     part = lambda: next(p for p in dissection.verdict(n) if p[0].startswith("Ablating artifact"))  # noqa: E731
-    assert all(r["fid_after"] >= r["fid_before"] for r in n["repair"]) and part()[1] == cc.NOT_REPRODUCED
-    n["repair"][0]["fid_after"] = n["repair"][0]["fid_before"] - 1
+    for r in n["repair"]:  # nothing lowers FID
+        r["fid_after"], r["top_after"] = r["fid_before"] + 1, r["top_before"] + 1
+    assert part()[1] == cc.NOT_REPRODUCED
+    main = next(r for r in n["repair"] if r["ranking"] == "per-unit FID" and r["where"] == "active")
+    twin = next(r for r in n["repair"] if r["ranking"] == dissection.REPLICATE
+                and (r["k"], r["threshold"]) == (main["k"], main["threshold"]))
+    real = n["real_roughness"]
+    for r in (main, twin):
+        r["top_score_before"], r["top_score_after"] = real + 0.1, real + 0.05  # closer to the real roughness
+    noise = abs(main["fid_resample"] - main["fid_before"])
+    main["fid_after"], main["fid_random"] = main["fid_before"] - noise - 0.01, main["fid_before"]
+    assert part()[1] == "lowers FID on one sample set, not on a second"
+    twin["fid_after"] = twin["fid_before"] - abs(twin["fid_resample"] - twin["fid_before"]) - 0.01
+    twin["fid_random"] = twin["fid_before"]
     assert part()[1] == cc.REPRODUCED
-
+    twin["top_score_after"] = real + 0.2  # the repeat makes the flagged images rougher than before
+    assert part()[1] == "FID lower on two sample sets, but the flagged images get rougher"
+    twin["top_score_after"] = real + 0.05
+    main["fid_random"] = main["fid_after"] - 0.01  # as many random units lower FID as much: no evidence
+    assert part()[1] == cc.NOT_REPRODUCED
 
 def test_a_rerun_replaces_one_json_and_one_section(tmp_path, monkeypatch):
     """publish() writes the JSON and rewrites only its own section; the others stay byte-identical."""
