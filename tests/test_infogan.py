@@ -112,6 +112,28 @@ def test_q_is_updated_with_d_and_g_gets_the_information_gradient():
     assert (grads[0.0] - grads[1.0]).abs().max() > 1e-6
 
 
+def test_q_learns_only_from_the_information_term_and_g_update_leaves_d_and_q_alone():
+    """Official `InfoGANTrainer`: Q's variables are in D's list, so Q moves only with D's loss, and there only
+    through −λ·L_I (the GAN terms do not involve Q); G's optimiser holds G's variables alone."""
+    from ganforge.methods.infogan import InfoGAN, InfoGANConfig
+
+    torch.manual_seed(0)
+    G = InfoGANGenerator((1, 16, 16), noise_dim=8, categorical=4, continuous=1, hidden=16, channels=4)
+    D = InfoGANDiscriminator((1, 16, 16), channels=4, hidden=16, q_hidden=8, categorical=4, continuous=1)
+    m = InfoGAN(InfoGANConfig(lambda_cat=0.0, lambda_cont=0.0), G, D)
+    m.noise = Noise(0, "cpu")
+    m.d_step(torch.rand(8, 1, 16, 16) * 2 - 1)
+    # λ = 0: D's loss is the plain GAN loss, which gives Q's head no gradient (none or exactly zero).
+    assert all(p.grad is None or not p.grad.any() for p in D.q_head.parameters())
+    assert all(p.grad is not None and p.grad.any() for p in D.out.parameters())
+    m.cfg.lambda_cat = m.cfg.lambda_cont = 1.0
+    m.d_step(torch.rand(8, 1, 16, 16) * 2 - 1)
+    assert all(p.grad is not None and p.grad.any() for p in D.q_head.parameters())
+    d0 = [p.detach().clone() for p in D.parameters()]
+    m.g_step(8)
+    assert all(torch.equal(a, b) for a, b in zip(d0, D.parameters()))  # neither D's body nor Q moved
+
+
 def test_resume_is_bitwise_and_loaded_run_samples(tmp_path):
     import ganforge
     from ganforge.train import Trainer

@@ -54,13 +54,17 @@ def test_fp16_loss_scaling_skips_overflowing_steps_and_is_checkpointed(tmp_path)
 
 def test_channels_last_matches_the_default_layout(tmp_path):
     a = Trainer(tiny_config(steps=3), run_dir=str(tmp_path / "a"))
+    start = [p.detach().clone() for p in a.method.generator.parameters()]
     a.fit()
     b = Trainer(tiny_config(steps=3, channels_last="true"), run_dir=str(tmp_path / "b"))
     b.fit()
     conv = b.method.discriminator.features[2].weight  # 8 input channels: the layouts differ
     assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
-    for pa, pb in zip(a.method.generator.parameters(), b.method.generator.parameters()):
-        assert torch.allclose(pa, pb, atol=1e-4)
+    # Adam divides by sqrt(v): a summation-order difference on a near-zero gradient can move one weight by up to
+    # lr per step, so compare each tensor's difference with how far training moved it (a layout bug gives ~1).
+    for pa, pb, p0 in zip(a.method.generator.parameters(), b.method.generator.parameters(), start):
+        moved = (pa - p0).norm()
+        assert moved > 0 and (pa - pb).norm() <= 0.02 * moved
 
 
 def test_compile_matches_eager(tmp_path):

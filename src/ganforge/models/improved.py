@@ -79,11 +79,16 @@ class MinibatchDiscrimination(nn.Module):
         self.bias.copy_(-self.similarities(f).mean(dim=0))
         self.initialized.fill_(True)
 
-    def forward(self, f: torch.Tensor) -> torch.Tensor:
+    def minibatch_features(self, f: torch.Tensor) -> torch.Tensor:
+        """o(x_i) (N×B), the bias included; the data init runs here on the first training batch."""
         f = f.flatten(1)
         if self.training and not bool(self.initialized) and f.shape[0] > 1:
             self.data_init(f.detach())
-        return torch.cat([f, self.similarities(f) + self.bias], dim=1)
+        return self.similarities(f) + self.bias
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        f = f.flatten(1)
+        return torch.cat([f, self.minibatch_features(f)], dim=1)
 
 
 class VirtualBatchNorm2d(nn.Module):
@@ -171,43 +176,59 @@ class DCGANImprovedDiscriminatorConfig(DCGANDiscriminatorConfig):
     mbd_kernels: int = 100  # B
     mbd_kernel_dim: int = 5  # C
     mbd_data_init: bool = True  # the official data-dependent init on the first training batch
+    mbd_input: str = "pooled"  # pooled: D's last features averaged over space (official); flat: all C×4×4 values
+    input_noise: float = 0.0  # σ of Gaussian noise added to D's input in training (official MBD models: 0.2, 0.1)
 
     def validate(self):
         super().validate()
+        if self.input_noise < 0:
+            raise ConfigError(f"discriminator.input_noise must be ≥ 0, got {self.input_noise}")
+        if self.mbd_input not in ("pooled", "flat"):
+            raise ConfigError(f"discriminator.mbd_input must be pooled or flat, got {self.mbd_input!r}")
         if self.mbd_kernels < 1 or self.mbd_kernel_dim < 1:
             raise ConfigError(f"discriminator.mbd_kernels and mbd_kernel_dim must be ≥ 1, got {self.mbd_kernels} "
                               f"and {self.mbd_kernel_dim}")
 
 
 class MinibatchHead(nn.Module):
-    """The DCGAN output layer with minibatch discrimination in front of it (Salimans et al. 2016, §3.2): the last
-    hidden features f (N×C×4×4) are flattened, [f, o(f)] is formed and a linear layer gives the logit (N×1).
-    On the f part this equals DCGAN's 4×4 "valid" output convolution."""
+    """The DCGAN output layer with minibatch discrimination beside it (Salimans et al. 2016, §3.2): from the last
+    hidden features h (N×C×4×4), o(f) is computed on f = h averaged over space (``pooled``: the official CIFAR
+    model's GlobalPoolLayer → MinibatchLayer) or on all of h (``flat``), and a linear layer on [h, o] gives the
+    logit (N). On the h part this equals DCGAN's 4×4 "valid" output convolution."""
 
-    def __init__(self, in_features: int, num_kernels: int, kernel_dim: int, data_init: bool):
+    def __init__(self, channels: int, num_kernels: int, kernel_dim: int, data_init: bool, pooled: bool = True):
         super().__init__()
-        self.mbd = MinibatchDiscrimination(in_features, num_kernels, kernel_dim, data_init)
-        self.linear = nn.Linear(in_features + num_kernels, 1)
+        self.pooled = pooled
+        self.mbd = MinibatchDiscrimination(channels if pooled else channels * 16, num_kernels, kernel_dim, data_init)
+        self.linear = nn.Linear(channels * 16 + num_kernels, 1)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.mbd(h))
+        o = self.mbd.minibatch_features(h.mean(dim=(2, 3)) if self.pooled else h)
+        return self.linear(torch.cat([h.flatten(1), o], dim=1))
 
 
 class DCGANImprovedDiscriminator(DCGANDiscriminator):
     """DCGAN discriminator (Radford et al. 2016) with minibatch discrimination before the logit (Salimans et al.
-    2016, §3.2). Everything else (conditioning, AC-GAN head, features for feature matching) is DCGAN's."""
+    2016, §3.2) and optional Gaussian noise on its input in training (``input_noise``: the official minibatch
+    discrimination models add σ = 0.2 (CIFAR-10, ``train_cifar_minibatch_discrimination.py``) or 0.1 (ImageNet)
+    to every image D sees). Everything else (conditioning, AC-GAN head, features for feature matching) is
+    DCGAN's."""
 
     def __init__(self, in_shape, channels: int = 64, max_channels: int = 1024, num_classes: int = 0,
                  conditional: str = "none", aux_classes: int = 0, batchnorm: bool = True,
                  minibatch_discrimination: bool = True, mbd_kernels: int = 100, mbd_kernel_dim: int = 5,
-                 mbd_data_init: bool = True):
+                 mbd_data_init: bool = True, mbd_input: str = "pooled", input_noise: float = 0.0):
         super().__init__(in_shape, channels, max_channels, num_classes, conditional, aux_classes, batchnorm)
+        self.input_noise = GaussianNoise(input_noise)
         if minibatch_discrimination:
             width = self.out.in_channels
-            head = MinibatchHead(width * 4 * 4, mbd_kernels, mbd_kernel_dim, mbd_data_init)
+            head = MinibatchHead(width, mbd_kernels, mbd_kernel_dim, mbd_data_init, mbd_input == "pooled")
             nn.init.normal_(head.linear.weight, 0.0, 0.02)
             nn.init.zeros_(head.linear.bias)
             self.out = head  # DCGANDiscriminator.forward_with_features computes self.out(h).flatten()
+
+    def forward_with_features(self, x: torch.Tensor, y=None):
+        return super().forward_with_features(self.input_noise(x), y)
 
 
 @DISCRIMINATORS.register("dcgan-improved", DCGANImprovedDiscriminatorConfig)
@@ -215,7 +236,8 @@ def build_dcgan_improved_discriminator(cfg: DCGANImprovedDiscriminatorConfig, in
     k = dataset_classes(info, "a conditional discriminator") if cfg.conditional != "none" or cfg.aux_classifier else 0
     return DCGANImprovedDiscriminator(image_shape(info, "DCGAN"), cfg.channels, cfg.max_channels, k, cfg.conditional,
                                       k if cfg.aux_classifier else 0, cfg.batchnorm, cfg.minibatch_discrimination,
-                                      cfg.mbd_kernels, cfg.mbd_kernel_dim, cfg.mbd_data_init)
+                                      cfg.mbd_kernels, cfg.mbd_kernel_dim, cfg.mbd_data_init, cfg.mbd_input,
+                                      cfg.input_noise)
 
 
 @dataclass
