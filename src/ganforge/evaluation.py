@@ -47,9 +47,15 @@ def default_metrics(data_name: str, is_image: bool) -> List[str]:
     return ["fid", "kid", "is", "pr", "dc"] + (["modes"] if data_name == "stacked-mnist" else [])
 
 
-def parse_metrics(spec: Union[str, Sequence[str]], data_name: str, is_image: bool) -> List[str]:
-    """A comma-separated string or list of metric names (or "auto") -> validated canonical names."""
+def parse_metrics(spec: Union[str, Sequence[str]], data_name: str, is_image: bool,
+                  two_domain: bool = False) -> List[str]:
+    """A comma-separated string or list of metric names (or "auto") -> validated canonical names. Two-domain
+    (translation) data have their own metrics: see :mod:`ganforge.translation_eval`."""
     names = [s.strip().lower() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
+    if two_domain:
+        from .translation_eval import parse_translation_metrics
+
+        return parse_translation_metrics(names, data_name)
     if not names or names == ["auto"]:
         return default_metrics(data_name, is_image)
     out = []
@@ -215,6 +221,12 @@ def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto"
     if n < max(1, world_size):
         raise ConfigError(f"the number of generated samples must be ≥ 1 per rank, got n={n} on {world_size}")
     dataset = dataset if dataset is not None else build_dataset(data_config)
+    if dataset.info.two_domain:
+        from .translation_eval import evaluate_translation
+
+        return evaluate_translation(generator, data_config, metrics, dataset=dataset, n=n, device=device,
+                                    batch_size=batch_size, started=started, rank=rank, world_size=world_size,
+                                    gather=gather)
     name, is_image = data_config.name, dataset.info.is_image
     metrics = parse_metrics(metrics, name, is_image)
     module = generator.generator if isinstance(getattr(generator, "generator", None), torch.nn.Module) else generator

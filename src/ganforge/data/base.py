@@ -19,10 +19,17 @@ class DataInfo:
     class_names: Tuple[str, ...] = ()
     mask_classes: Tuple[str, ...] = ()
     attr_names: Tuple[str, ...] = ()
+    target_shape: Tuple[int, ...] = ()  # (C', H', W') of Batch.target for two-domain data; () when there is none
+    paired: bool = False  # two-domain data: Batch.target is x's own counterpart (True) or an unrelated draw of B
 
     @property
     def is_image(self) -> bool:
         return len(self.shape) == 3
+
+    @property
+    def two_domain(self) -> bool:
+        """Batches carry a second image (`target`): translation or super-resolution data."""
+        return len(self.target_shape) == 3
 
     def to_json(self) -> dict:
         return {
@@ -31,6 +38,8 @@ class DataInfo:
             "class_names": list(self.class_names),
             "mask_classes": list(self.mask_classes),
             "attr_names": list(self.attr_names),
+            "target_shape": list(self.target_shape),
+            "paired": self.paired,
         }
 
     @staticmethod
@@ -41,6 +50,8 @@ class DataInfo:
             class_names=tuple(d.get("class_names", ())),
             mask_classes=tuple(d.get("mask_classes", ())),
             attr_names=tuple(d.get("attr_names", ())),
+            target_shape=tuple(d.get("target_shape", ())),
+            paired=bool(d.get("paired", False)),
         )
 
 
@@ -49,6 +60,11 @@ class TensorDataset:
 
     All bundled and procedural datasets, and decoded image folders, are held this way: indexing a batch is one
     tensor gather, so the data pipeline never limits a CPU training step.
+
+    Two-domain data add `target` (uint8 or float, images of domain B or high-resolution images). Paired data
+    index it like x. Unpaired data pass `target_index`, one index into `target` per sample of x, drawn at random
+    by the dataset (so domains of different sizes both cover all their images): sample i yields x[i] and
+    target[target_index[i]], an arbitrary pairing that recipes for unpaired data never use as a pair.
     """
 
     def __init__(
@@ -58,6 +74,8 @@ class TensorDataset:
         mask: Optional[torch.Tensor] = None,
         attrs: Optional[Dict[str, torch.Tensor]] = None,
         info: Optional[DataInfo] = None,
+        target: Optional[torch.Tensor] = None,
+        target_index: Optional[torch.Tensor] = None,
     ):
         if len(x) == 0:
             from ..errors import DataError
@@ -67,20 +85,22 @@ class TensorDataset:
         self.y = y
         self.mask = mask
         self.attrs = attrs or {}
+        self.target = target
+        self.target_index = target_index
         self.info = info or DataInfo(shape=tuple(x.shape[1:]))
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
     def nbytes(self) -> int:
-        tensors = [self.x, self.y, self.mask, *self.attrs.values()]
+        tensors = [self.x, self.y, self.mask, self.target, self.target_index, *self.attrs.values()]
         return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
     def to(self, device) -> "TensorDataset":
         """Move every tensor to `device` (small datasets live on the GPU: a batch is then one gather there)."""
         mv = (lambda t: None if t is None else t.to(device))
         moved = TensorDataset(mv(self.x), mv(self.y), mv(self.mask), {k: mv(v) for k, v in self.attrs.items()},
-                              self.info)
+                              self.info, mv(self.target), mv(self.target_index))
         for k, v in vars(self).items():  # keep extra attributes (e.g. a folder's skipped-file list)
             if k not in vars(moved):
                 setattr(moved, k, v)
@@ -90,16 +110,20 @@ class TensorDataset:
         """The batch at `index` (a LongTensor, slice or int list), x as float32 in [-1, 1]."""
         if isinstance(index, torch.Tensor) and index.device != self.x.device:
             index = index.to(self.x.device)
-        x = self.x[index]
-        if x.dtype == torch.uint8:
-            x = x.float().div_(127.5).sub_(1.0)
-        else:
-            x = x.float()
         sel = (lambda t: None if t is None else t[index])
-        return Batch(x, sel(self.y), sel(self.mask), {k: v[index] for k, v in self.attrs.items()})
+        target = None
+        if self.target is not None:
+            target = _as_float(self.target[self.target_index[index] if self.target_index is not None else index])
+        return Batch(_as_float(self.x[index]), sel(self.y), sel(self.mask), {k: v[index] for k, v in self.attrs.items()},
+                     target)
 
     def __getitem__(self, i: int) -> Batch:
         return self.get(torch.as_tensor([i]))
+
+
+def _as_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> float32 in [-1, 1]; float data as float32."""
+    return x.float().div_(127.5).sub_(1.0) if x.dtype == torch.uint8 else x.float()
 
 
 class BatchStream:

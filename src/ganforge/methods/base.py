@@ -10,12 +10,13 @@ averaging over ranks, and fp16 loss scaling — so a recipe never needs to know 
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 from torch import nn
 
 from ..models import build_discriminator, build_generator
+from ..models.base import cycled_labels
 
 
 class Noise:
@@ -124,6 +125,21 @@ class Method:
         setattr(self, name, module)
 
     def optimizers(self) -> Dict[str, torch.optim.Optimizer]:
+        return {}
+
+    def preview_inputs(self, dataset, n: int, seed: int):
+        """What the Trainer's sample grids are drawn from, fixed for the whole run: n latent codes by default
+        (translation recipes: the first n samples of the data)."""
+        return self.generator.sample_z(n, generator=torch.Generator().manual_seed(seed))
+
+    def preview(self, generator: nn.Module, inputs) -> Tuple[torch.Tensor, Optional[int]]:
+        """The images of one sample grid drawn by `generator` (in eval mode) from `preview_inputs`, and the grid's
+        row length (None: the default)."""
+        device = next(generator.parameters()).device
+        return generator(inputs.to(device), cycled_labels(generator, len(inputs), device)), None
+
+    def translators(self) -> Dict[str, nn.Module]:
+        """Image-to-image networks by direction ("AtoB", "BtoA"); empty for recipes that sample from z."""
         return {}
 
     def write_figures(self, run_dir: str, records: list) -> Optional[str]:

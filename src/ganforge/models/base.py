@@ -31,6 +31,28 @@ class Generator(nn.Module):
         return {}
 
 
+class Translator(nn.Module):
+    """Maps an image of one domain to an image of another (DESIGN.md §10): pix2pix, CycleGAN, DiscoGAN, pix2pixHD,
+    SRGAN. `forward(x)` takes a batch shaped like the dataset's `x` (N×C×H×W in [-1, 1]) and returns one shaped
+    like its `target` (`out_shape`). There is no latent code (`z_dim` 0): where a paper keeps randomness (pix2pix's
+    dropout) it lives inside the network. Subclasses set `in_shape` and `out_shape`."""
+
+    translates = True  # the contract flag that the Trainer's pictures, evaluation and the API read
+    z_dim: int = 0
+    num_classes: int = 0
+    in_shape: tuple = ()
+    out_shape: tuple = ()
+
+    def feature_layers(self) -> Dict[str, nn.Module]:
+        return {}
+
+
+def translates(module) -> bool:
+    """Whether `module` (or a loaded run's `.generator`) is an image-to-image Translator."""
+    module = getattr(module, "generator", module)
+    return bool(getattr(module, "translates", False))
+
+
 class Discriminator(nn.Module):
     """Maps samples (and optional labels) to one logit per sample (N,), never a probability.
 

@@ -20,7 +20,6 @@ from ..data import BatchStream, build_dataset
 from ..errors import CheckpointError, ConfigError, GanforgeError, TrainingDiverged
 from ..methods import build_method
 from ..methods.base import Noise
-from ..models.base import cycled_labels
 from ..utils.images import save_grid, save_scatter
 from ..utils.progress import progress
 from . import distributed as ddp
@@ -115,7 +114,7 @@ class Trainer:
         if t.eval_every:  # a wrong metric name fails now, not at the first evaluation
             from ..evaluation import parse_metrics
 
-            parse_metrics(t.eval_metrics, config.data.name, self.info.is_image)
+            parse_metrics(t.eval_metrics, config.data.name, self.info.is_image, self.info.two_domain)
         if self.device.type == "cuda" and self.dataset.nbytes() < GPU_RESIDENT_BYTES:
             self.dataset = self.dataset.to(self.device)
         self.stream = BatchStream(self.dataset, t.batch_size, seed=t.seed, rank=self.dist.rank,
@@ -131,7 +130,7 @@ class Trainer:
         self.step = 0
         self.scores, self.scores_plot = None, None
         n_fixed = t.n_samples if self.info.is_image else max(t.n_samples, 2000)
-        self.fixed_z = self.method.generator.sample_z(n_fixed, generator=torch.Generator().manual_seed(t.seed + 1))
+        self.fixed_z = self.method.preview_inputs(self.dataset, n_fixed, t.seed + 1)
         if self.dist.is_main:  # everything above is checked before the run folder is touched
             if wipe:
                 shutil.rmtree(self.run_dir)
@@ -278,11 +277,11 @@ class Trainer:
             g = self.sampling_generator()
             was_training = g.training
             g.eval()
-            x = g(self.fixed_z.to(self.device), cycled_labels(g, len(self.fixed_z), self.device))
+            x, nrow = self.method.preview(g, self.fixed_z)
             g.train(was_training)
         path = os.path.join(self.run_dir, "samples", f"{step_name(self.step)}.png")
         if self.info.is_image:
-            save_grid(x, path)
+            save_grid(x, path, nrow=nrow)
         else:
             ref = self.dataset.get(torch.arange(min(len(self.dataset), 2000))).x
             save_scatter(x, path, reference=ref)
