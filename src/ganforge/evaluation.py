@@ -225,8 +225,8 @@ def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto"
         from .translation_eval import evaluate_translation
 
         return evaluate_translation(generator, data_config, metrics, dataset=dataset, n=n, device=device,
-                                    batch_size=batch_size, started=started, rank=rank, world_size=world_size,
-                                    gather=gather)
+                                    batch_size=batch_size, started=started, seed=seed, rank=rank,
+                                    world_size=world_size, gather=gather)
     name, is_image = data_config.name, dataset.info.is_image
     metrics = parse_metrics(metrics, name, is_image)
     module = generator.generator if isinstance(getattr(generator, "generator", None), torch.nn.Module) else generator
