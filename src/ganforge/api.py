@@ -8,7 +8,7 @@ import torch
 
 from .config import Config, load_config
 from .data import DataInfo
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError
 from .models import build_generator
 from .models.base import cycled_labels
 from .train.checkpoint import latest_checkpoint, load_entry, read_meta
@@ -68,13 +68,65 @@ def _resolve_checkpoint(path: str) -> str:
     raise CheckpointError(f"no complete ganforge checkpoint found under {path}")
 
 
-def load(run_dir: str, device: str = "cpu", ema: bool = True) -> LoadedGenerator:
-    """Load the newest checkpoint's generator (its EMA copy when present and `ema`) from a run directory."""
+class LoadedTranslator:
+    """A trained image-to-image run (pix2pix, CycleGAN, DiscoGAN, pix2pixHD, SRGAN): `translate(x)` maps images
+    of domain A (or low-resolution images) to domain B; recipes that learn both ways also translate "BtoA"."""
+
+    def __init__(self, translators: dict, config: Config, info: DataInfo, checkpoint: str, device):
+        self.translators = {k: m.eval().requires_grad_(False) for k, m in translators.items()}
+        self.config, self.info, self.checkpoint, self.device = config, info, checkpoint, device
+
+    @property
+    def generator(self):
+        """The A -> B network."""
+        return self.translators["AtoB"]
+
+    @property
+    def directions(self):
+        return tuple(self.translators)
+
+    def input_shape(self, direction: str = "AtoB") -> tuple:
+        """C×H×W that `direction`'s network was trained on (its input domain's images)."""
+        return tuple(self.info.shape if direction == "AtoB" else self.info.target_shape)
+
+    @torch.no_grad()
+    def translate(self, x: torch.Tensor, direction: str = "AtoB", batch_size: int = 64) -> torch.Tensor:
+        """Images N×C×H×W in [-1, 1] -> their translations in [-1, 1], on CPU, in batches."""
+        if direction not in self.translators:
+            raise ConfigError(f"this run translates {' and '.join(self.translators)}, not {direction!r}")
+        net = self.translators[direction]
+        out = [net(x[i : i + batch_size].to(self.device)).float().clamp(-1, 1).cpu()
+               for i in range(0, len(x), batch_size)]
+        return torch.cat(out)
+
+
+def _load_translator(ckpt: str, meta: dict, config: Config, info: DataInfo, dev, ema: bool) -> LoadedTranslator:
+    from .methods import build_method
+
+    method = build_method(config, info)
+    nets = method.networks()
+    try:
+        for name, net in nets.items():
+            if name in meta["state"]:
+                net.load_state_dict(load_entry(ckpt, name, meta))
+        if ema and "ema" in meta["state"]:
+            method.generator.load_state_dict(load_entry(ckpt, "ema", meta))
+    except RuntimeError as e:
+        raise CheckpointError(f"{ckpt}: the weights do not fit a {config.method.name!r} run "
+                              f"({str(e).splitlines()[0]})") from None
+    return LoadedTranslator({k: m.to(dev) for k, m in method.translators().items()}, config, info, ckpt, dev)
+
+
+def load(run_dir: str, device: str = "cpu", ema: bool = True):
+    """Load the newest checkpoint's generator (its EMA copy when present and `ema`) from a run directory: a
+    LoadedGenerator, or a LoadedTranslator for image-to-image runs."""
     ckpt = _resolve_checkpoint(str(run_dir))
     meta = read_meta(ckpt)
     config = load_config(meta["config"])
     info = DataInfo.from_json(meta["data_info"])
     dev = resolve_device(device)
+    if info.two_domain:
+        return _load_translator(ckpt, meta, config, info, dev, ema)
     generator = build_generator(config.generator, info)
     entry = "ema" if ema and "ema" in meta["state"] else "generator"
     state = load_entry(ckpt, entry, meta)
