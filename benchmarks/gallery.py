@@ -3,7 +3,9 @@
 For each preset named (or `--all`), this script trains it exactly as a user would (`python -m ganforge train
 PRESET`, default settings, progress off), times the whole process, copies the final sample grid to
 `docs/img/gallery/PRESET.png`, scores the run, and replaces that preset's section of docs/gallery.md (the other
-sections stay). Scores: FID / precision / recall on the data's shipped evaluator for image presets, mode counts
+sections stay). Translation presets show their grid of input | output | target columns and the data's own
+translation scores (FCN-score against the input labels with its real-image ceiling, label preservation, PSNR /
+SSIM; see ganforge.translation_eval). Scores: FID / precision / recall on the data's shipped evaluator for image presets, mode counts
 and high-quality share for 2-D mixtures, and the task score of the family: the share of samples the shipped
 classifier recognises with probability ≥ 0.9 (digits, shapes), beside the same share on the real data.
 
@@ -75,6 +77,8 @@ def scores(run_dir: str) -> dict:
 
     g = ganforge.load(run_dir)
     data = g.config.data.name
+    if g.info.two_domain:  # translation: the data's own scores (FCN-score, label preservation, PSNR/SSIM, FID)
+        return dict(ganforge.evaluate(run_dir, metrics="auto", n=EVAL_N, record=False).scores)
     if not g.info.is_image:
         out = dict(ganforge.evaluate(run_dir, metrics="modes", n=EVAL_N, record=False).scores)
     else:
@@ -93,6 +97,9 @@ def fmt(scores_: dict, real_share) -> str:
     for key, label in names.items():
         if key in scores_:
             rows.append(f"| {label} | {scores_[key]:.3f} |")
+    for key, value in scores_.items():  # translation scores (fcn_*, label_acc*, psnr, ssim, kid)
+        if key not in names and key not in ("legible", "legible_classes", "n_classes") and isinstance(value, float):
+            rows.append(f"| {key} | {value:.3f} |")
     if "legible" in scores_:
         rows.append(f"| recognised with p ≥ 0.9 | {scores_['legible']:.2f} (real data {real_share:.2f}); they cover "
                     f"{scores_['legible_classes']} of {scores_['n_classes']} classes |")
