@@ -42,6 +42,7 @@ def test_split_layout_pairs_by_file_name(tmp_path):
         _save(tmp_path / "trainB" / f"{name}.jpg", _solid(8, 8, (v, 0, 0)))
     data = build_folder_pairs(FolderPairsConfig(path=str(tmp_path), resolution=8))
     b = data.get(torch.arange(2))
+    assert len(build_folder_pairs(FolderPairsConfig(path=str(tmp_path), resolution=8, n=1))) == 1
     # the same stem on both sides is one pair, whatever the listing order or extension
     assert torch.allclose(b.x[:, 0, 0, 0], b.target[:, 0, 0, 0], atol=0.05)
 

@@ -41,6 +41,7 @@ class FolderPairsConfig:
     resolution: int = 64  # of each side (ab: of each half)
     channels: int = 0  # 0: each domain's first image decides; 1 or 3: convert everything
     seed: int = 0  # the arbitrary A-B pairing of unpaired data
+    n: int = 0  # use the first n images (pairs) in file-name order; 0: all
 
 
 def _mode_channels(path: str) -> int:
@@ -116,10 +117,13 @@ def build_folder_pairs(cfg: FolderPairsConfig) -> TensorDataset:
         raise DataError(f"folder-pairs: channels must be 0 (auto), 1 or 3, got {cfg.channels!r}")
     if not isinstance(cfg.resolution, int) or cfg.resolution < 4:
         raise DataError(f"folder-pairs: resolution must be an integer ≥ 4, got {cfg.resolution!r}")
+    if not isinstance(cfg.n, int) or cfg.n < 0:
+        raise DataError(f"folder-pairs: n must be 0 (all) or a positive integer, got {cfg.n!r}")
     if _layout(cfg, root) == "ab":
         files = list_images(root)
         if not files:
             raise DataError(f"no image files in {root}: an ab folder holds side-by-side A|B images")
+        files = files[: cfg.n or None]
         a, _, _ = _read_domain(files, cfg, root, crop_half="A")
         b, _, _ = _read_domain(files, cfg, root, crop_half="B")
         return _dataset(a, b, None, paired=True)
@@ -133,6 +137,8 @@ def build_folder_pairs(cfg: FolderPairsConfig) -> TensorDataset:
             raise DataError(f"no image files in {d}")
     if cfg.paired:
         files_a, files_b = _match_names(files_a, files_b, dirs)
+        files_b = files_b[: cfg.n or None]
+    files_a = files_a[: cfg.n or None]
     a, kept_a, sizes_a = _read_domain(files_a, cfg, dirs[0])
     b, kept_b, sizes_b = _read_domain(files_b, cfg, dirs[1])
     if cfg.paired:
