@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, GanforgeError
 from ..models import build_generator
 from ..models.pix2pixhd import (Pix2PixHDGenerator, build_multiscale, downsample, encode_instance_features,
                                 fit_feature_clusters)
@@ -130,7 +130,7 @@ class VGG19Features(nn.Module):
 
         try:
             state = read_tensors(path)
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, GanforgeError) as err:
             raise ConfigError(f"method.vgg_weights: cannot read {path!r} ({err})") from None
         state = {(k if k.startswith("features.") else f"features.{k}"): v for k, v in state.items()}
         net = VGG19Features()
