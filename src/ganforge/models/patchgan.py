@@ -27,12 +27,13 @@ discriminator feature matching needs all of them).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, Tuple
 
 import torch
 from torch import nn
 
+from ..config import NONNEG
 from ..errors import ConfigError
 from ..registry import DISCRIMINATORS
 from .base import Discriminator, normal_init
@@ -68,7 +69,7 @@ def _norm_layer(kind: str, width: int) -> nn.Module:
 class PatchGANConfig:
     name: str = "patchgan"
     channels: int = 64  # ndf
-    n_layers: int = 3  # 3: the 70×70 PatchGAN; 0: 1×1 PixelGAN; 1: 16×16
+    n_layers: int = field(default=3, metadata={"bound": NONNEG})  # 3: 70×70; 0: 1×1 PixelGAN; 1: 16×16
     norm: str = "batch"  # batch | instance | none
     conditional: bool = False  # D sees concat(A, B) (pix2pix's cGAN); set by the pix2pix method
     kernel: int = 4

@@ -1,0 +1,122 @@
+"""Cost of one pix2pix iteration through ganforge's Trainer against a hand-written plain-PyTorch loop of the same
+U-Net, conditional PatchGAN, batch and optimisers, in one process (target ≤ 1.05×).
+
+What is timed, in interleaved blocks (see throughput.py for the method):
+  * plain: the official `optimize_parameters` written out — G(A) once; D on cat(A, G(A)).detach() and cat(A, B),
+    BCE with logits, ×0.5, Adam step; D frozen; G on BCE(D(cat(A, G(A))), 1) + 100·L1, Adam step — on batches
+    drawn from tensors already in memory;
+  * ganforge: `Trainer.iteration` of the `pix2pix-shapes-labels` preset at the same size and batch.
+
+    python benchmarks/pix2pix_speed.py [--batch 16] [--threads 1] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import device_label, provenance, resolve, write_section  # noqa: E402
+from throughput import GanforgeLoop, time_block  # noqa: E402
+
+from ganforge.config import load_config  # noqa: E402
+from ganforge.data import build_dataset  # noqa: E402
+from ganforge.models.patchgan import PatchGANDiscriminator  # noqa: E402
+from ganforge.models.unet import UnetGenerator  # noqa: E402
+
+
+def config(device, batch: int, steps: int = 10**9):
+    return load_config("pix2pix-shapes-labels", [
+        f"train.batch_size={batch}", f"train.device={device}", f"train.steps={steps}", "train.progress=false",
+        "train.tensorboard=false", "train.eval_every=0"])
+
+
+class PlainPix2Pix:
+    """The same networks and optimisers, written the way a plain-PyTorch user would."""
+
+    def __init__(self, cfg, device):
+        ds = build_dataset(cfg.data)
+        batch = ds.get(torch.arange(len(ds)))
+        self.a, self.b = batch.x.to(device), batch.target.to(device)
+        self.bs, self.device, self.lam = cfg.train.batch_size, device, cfg.method.lambda_l1
+        torch.manual_seed(cfg.train.seed)
+        g, d = cfg.generator, cfg.discriminator
+        self.G = UnetGenerator(ds.info.shape, ds.info.target_shape, g.ngf, g.num_downs, g.norm, g.dropout,
+                               g.dropout_blocks, g.test_dropout).to(device)
+        self.D = PatchGANDiscriminator(ds.info.shape[0] + ds.info.target_shape[0], d.channels, d.n_layers, d.norm,
+                                       conditional=True).to(device)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+
+    def step(self):
+        idx = torch.randint(len(self.a), (self.bs,), device=self.device)
+        a, b = self.a[idx], self.b[idx]
+        fake = self.G(a)
+        pred_fake = self.D(fake.detach(), a)
+        pred_real = self.D(b, a)
+        loss_d = 0.5 * (F.binary_cross_entropy_with_logits(pred_fake, torch.zeros_like(pred_fake))
+                        + F.binary_cross_entropy_with_logits(pred_real, torch.ones_like(pred_real)))
+        self.opt_d.zero_grad()
+        loss_d.backward()
+        self.opt_d.step()
+        for p in self.D.parameters():
+            p.requires_grad_(False)
+        pred = self.D(fake, a)
+        loss_g = F.binary_cross_entropy_with_logits(pred, torch.ones_like(pred)) + self.lam * F.l1_loss(fake, b)
+        self.opt_g.zero_grad()
+        loss_g.backward()
+        self.opt_g.step()
+        for p in self.D.parameters():
+            p.requires_grad_(True)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--blocks", type=int, default=7)
+    p.add_argument("--iters", type=int, default=10, help="iterations per timed block")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="2 blocks of 2 iterations; writes nothing")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.blocks, args.iters, args.warmup = 2, 2, 1
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve(args.device)
+    cfg = config(device, args.batch)
+    with tempfile.TemporaryDirectory() as tmp:
+        loops = {"plain": PlainPix2Pix(cfg, device), "ganforge": GanforgeLoop(cfg, os.path.join(tmp, "run"))}
+        for loop in loops.values():
+            time_block(loop, args.warmup, device)
+        times = {k: [] for k in loops}
+        for _ in range(args.blocks):
+            for k, loop in loops.items():
+                times[k].append(time_block(loop, args.iters, device))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    paired = statistics.median(g / s for g, s in zip(times["ganforge"], times["plain"]))
+    spread = max(max(v) / min(v) for v in times.values())
+    g, d = cfg.generator, cfg.discriminator
+    name = f"shapes-labels 32², U-Net ngf {g.ngf}, PatchGAN {d.channels}/n_layers {d.n_layers}, batch {args.batch}"
+    rows = ["| config | plain ms/it | ganforge ms/it | **ganforge / plain** (paired) | block spread |",
+            "|---|---:|---:|---:|---:|",
+            f"| {name} | {1e3 * med['plain']:.1f} | {1e3 * med['ganforge']:.1f} | "
+            f"**{med['ganforge'] / med['plain']:.2f}×** ({paired:.2f}×) | {spread:.2f} |"]
+    print("\n".join(rows), flush=True)
+    if not args.quick:
+        write_section(f"pix2pix iteration cost — {device_label(device)}",
+                      f"{provenance()}\n\n" + "\n".join(rows) + "\n\nOne pix2pix iteration of the "
+                      "`pix2pix-shapes-labels` preset through `Trainer.iteration` over the same networks, batch "
+                      "and optimisers in a hand-written plain-PyTorch loop (the official optimize_parameters); "
+                      "target ≤ 1.05×. Medians of interleaved blocks; paired = median of the per-block ratios.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
