@@ -130,13 +130,13 @@ def claim(args) -> None:
     from ganforge.dissect.segmenter import load_segmenter
 
     torch.set_num_threads(args.threads)
-    segmenter = load_segmenter("scenes")
     test_cfg = load_config("pix2pixhd-shapes", [f"data.n={args.eval_n}", "data.seed=1"])  # held-out scenes
     test = build_dataset(test_cfg.data).get(torch.arange(args.eval_n))
     pairs = pair_boundaries(test.mask, test.attrs["instance"])
+    trainers = [(name, preset, train(name, preset, over, args.steps, args.threads)) for name, preset, over in VARIANTS]
+    segmenter = load_segmenter("scenes")  # after training: a missing segmenter fails here, the runs are kept
     rows = []
-    for name, preset, over in VARIANTS:
-        t = train(name, preset, over, args.steps, args.threads)
+    for name, preset, t in trainers:
         row = {"run": name, "seconds": t.seconds, **score(t.method.generator, test, preset.startswith("pix2pixhd"),
                                                            segmenter, pairs)}
         rows.append(row)
