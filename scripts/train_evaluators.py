@@ -1,11 +1,14 @@
 """Train the small evaluator CNNs that ganforge ships in src/ganforge/assets/ (see ganforge.metrics.evaluator).
 
-    python scripts/train_evaluators.py                 # both: mnist5k and shapes
+    python scripts/train_evaluators.py                 # mnist5k and shapes
     python scripts/train_evaluators.py mnist5k --epochs 20
+    python scripts/train_evaluators.py digits-b        # the B style of digits-ab (translation label scores)
 
 mnist5k: trained on the 4,000-image "train" split of MNIST-5k (32×32), accuracy measured on the 1,000-image
 "test" split. shapes: trained on seed-0 scenes, measured on scenes drawn with seed 1 (a disjoint random stream).
-The accuracy written to each JSON card is re-measured after reloading the saved file with load_evaluator, i.e.
+digits-b: MNIST-5k's train split drawn in the B style of the digits-ab translation data (thick coloured strokes
+on texture; three style seeds), measured on the test split in an unseen style seed; it scores whether an A -> B
+translation keeps the digit. The accuracy written to each JSON card is re-measured after reloading the saved file with load_evaluator, i.e.
 exactly as a user (and tests/test_evaluator.py) gets it.
 """
 from __future__ import annotations
@@ -47,7 +50,31 @@ def task(name: str):
                 "train": f"ShapesConfig(seed={SHAPES_TRAIN['seed']}, n={SHAPES_TRAIN['n']})",
                 "held_out": f"ShapesConfig(seed={SHAPES_TEST['seed']}, n={SHAPES_TEST['n']})"}
         return cfg, train, test, {k: k for k in heads}, data
-    raise SystemExit(f"unknown evaluator {name!r}: use mnist5k or shapes")
+    if name == "digits-b":
+        cfg = EvaluatorConfig(name, in_channels=3, resolution=32, heads={"digit": list(DIGIT_NAMES)},
+                              primary="digit")
+        train = _digits_b("train", DIGITS_B_TRAIN_STYLES)
+        test = _digits_b("test", [DIGITS_B_TEST_STYLE])
+        data = {"dataset": "mnist5k in the digits-ab B style", "resolution": 32,
+                "train": f"split=train, style seeds {DIGITS_B_TRAIN_STYLES}",
+                "held_out": f"split=test, style seed {DIGITS_B_TEST_STYLE}"}
+        return cfg, train, test, {"digit": "y"}, data
+    raise SystemExit(f"unknown evaluator {name!r}: use mnist5k, shapes or digits-b")
+
+
+DIGITS_B_TRAIN_STYLES = [0, 1, 2]
+DIGITS_B_TEST_STYLE = 99
+
+
+def _digits_b(split: str, styles):
+    """MNIST-5k `split` drawn in the digits-ab B style once per style seed, as one labelled dataset."""
+    from ganforge.data import DataInfo, TensorDataset
+    from ganforge.data.translation import digits_b_style
+
+    plain = build_dataset(MNISTConfig(resolution=32, split=split))
+    x = torch.cat([digits_b_style(plain.x, s) for s in styles])
+    y = plain.y.repeat(len(styles))
+    return TensorDataset(x, y, info=DataInfo(shape=(3, 32, 32), num_classes=10, class_names=DIGIT_NAMES))
 
 
 def labels(batch, attr: str) -> torch.Tensor:
@@ -114,7 +141,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     for name in args.names:
         cfg, train_set, test_set, heads, data = task(name)
-        epochs = args.epochs or {"mnist5k": 15, "shapes": 4}[name]
+        epochs = args.epochs or {"mnist5k": 15, "shapes": 4, "digits-b": 5}[name]
         torch.manual_seed(args.seed)
         model = EvaluatorNet(cfg)
         start = time.time()

@@ -7,7 +7,9 @@ MNIST GAN studies (e.g. the "MNIST score" of Li et al., "MMD GAN", NeurIPS 2017)
 trained on its own data by ``scripts/train_evaluators.py``:
 
 * ``mnist5k``: digits (10 classes), trained on the 4,000-image train split of MNIST-5k, 1×32×32;
-* ``shapes``: three heads — shape (3), colour (7), background (3) — trained on seed-0 shapes scenes, 3×32×32.
+* ``shapes``: three heads — shape (3), colour (7), background (3) — trained on seed-0 shapes scenes, 3×32×32;
+* ``digits-b``: digits (10 classes) drawn in the B style of the ``digits-ab`` translation data, 3×32×32 (it
+  scores whether a translation into that style keeps the digit).
 
 Each is a few conv -> BatchNorm -> ReLU layers and a global average pool, whose output ("features", like
 Inception's pool_3) feeds linear heads (the logits). The weights are safetensors files in ``ganforge/assets``,
@@ -31,7 +33,7 @@ from ..utils.assets import file_sha256, read_asset_card, save_asset
 log = logging.getLogger(__name__)
 
 ASSETS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
-EVALUATOR_NAMES = ("mnist5k", "shapes")
+EVALUATOR_NAMES = ("mnist5k", "shapes", "digits-b")
 
 
 @dataclass
