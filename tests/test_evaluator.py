@@ -126,3 +126,17 @@ def test_protocol_and_reference_statistics_with_a_shipped_evaluator(tmp_path):
     gap_real = (train.double().mean(0) - ref["mu"]).norm()
     gap_noise = (noise.double().mean(0) - ref["mu"]).norm()
     assert gap_real * 5 < gap_noise, (gap_real, gap_noise)
+
+
+def test_digits_b_evaluator_reads_the_translation_style_on_an_unseen_style_seed():
+    """The classifier behind the translation label score: held-out MNIST-5k digits in an unseen B style seed."""
+    from ganforge.data.translation import digits_b_style
+
+    card = read_card("digits-b")
+    plain = build_dataset(MNISTConfig(resolution=32, split="test"))
+    x = digits_b_style(plain.x, seed=99)
+    with torch.no_grad():
+        pred = load_evaluator("digits-b").predict(x)["digit"]
+    acc = (pred == plain.y).float().mean().item()
+    assert acc >= 0.95 and abs(acc - card["held_out_accuracy"]["digit"]) <= 0.005, acc
+    assert card["sha256"] == file_sha256(evaluator_paths("digits-b")[0])
