@@ -2,12 +2,15 @@
 
     python scripts/train_segmenter.py                # about 8 minutes on one (shared) CPU thread
     python scripts/train_segmenter.py --epochs 12 --out /tmp/assets
+    python scripts/train_segmenter.py --name scenes  # the textured scenes of shapes-labels (the FCN-score)
 
 Per-pixel classes: background, circle, square, triangle (the shapes masks), and a second head for the colour of
 the object under each pixel ("none" on the background; read off the exact palette colours). Training scenes: seed 0, half with
 one object (what dcgan-shapes learns) and half with 1-3 overlapping objects (so occlusions are seen); each batch
 is augmented with random shifts, a random blur and Gaussian noise, because generated images have softer edges and
-noise that the procedural ones lack. Held out: scenes drawn with seed 1 (one object) and seed 2 (1-3 objects),
+noise that the procedural ones lack. `--name scenes` trains the segmenter of the textured scenes of the
+``shapes-labels`` translation data instead (class head only; 1-3 objects, half of them with touching same-class
+pairs; held out: seeds 1 and 2), the FCN-score's network (pix2pix, Isola et al. 2017, §4.2). Held out: scenes drawn with seed 1 (one object) and seed 2 (1-3 objects),
 disjoint random streams. The mean IoU written to the JSON card is re-measured after reloading the saved file with
 load_segmenter, i.e. exactly as users (and tests/test_dissect_segmenter.py) get it.
 """
@@ -40,6 +43,19 @@ def color_labels(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     palette = torch.tensor(list(COLORS.values()), dtype=torch.float32) / 127.5 - 1  # K×3
     dist = ((x[:, None] - palette[None, :, :, None, None]) ** 2).sum(2)  # N×K×H×W
     return torch.where(mask > 0, dist.argmin(1) + 1, torch.zeros_like(mask))
+
+
+SCENES_TRAIN = [dict(seed=0, n=6000), dict(seed=0, n=3000, touching=True)]
+SCENES_HELD_OUT = {"scenes": dict(seed=1, n=1000), "touching": dict(seed=2, n=1000, touching=True)}
+
+
+def load_scenes(specs, resolution: int):
+    """Textured scenes of shapes-labels (its targets, float in [-1, 1]) and N×1×H×W class labels."""
+    from ganforge.data.translation import ShapesPairsConfig
+
+    sets = [build_dataset(ShapesPairsConfig(resolution=resolution, **s)) for s in specs]
+    batches = [s.get(slice(0, len(s))) for s in sets]
+    return torch.cat([b.target for b in batches]), torch.cat([b.mask for b in batches])[:, None]
 
 
 def load_data(specs, resolution: int):
@@ -78,7 +94,9 @@ def train(model, x, mask, epochs: int, batch_size: int, lr: float, seed: int) ->
             idx = perm[i: i + batch_size]
             xb, mb = augment(x[idx], mask[idx], gen)
             logits = model.head_logits(xb)
-            loss = F.cross_entropy(logits["class"], mb[:, 0]) + F.cross_entropy(logits["color"], mb[:, 1])
+            loss = F.cross_entropy(logits["class"], mb[:, 0])
+            if "color" in logits:
+                loss = loss + F.cross_entropy(logits["color"], mb[:, 1])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -93,6 +111,10 @@ def evaluate(model, x, labels, batch_size: int = 500):
     """Mean IoU and pixel accuracy of the shape head, and of the colour head on object pixels."""
     logits = [model.head_logits(x[i: i + batch_size]) for i in range(0, len(x), batch_size)]
     pred = torch.cat([lg["class"].argmax(1) for lg in logits])
+    if "color" not in logits[0]:
+        miou, per_class = mean_iou(pred, labels[:, 0], len(MASK_CLASSES))
+        return {"mean_iou": round(miou, 4), "iou": {c: round(v, 4) for c, v in zip(MASK_CLASSES, per_class)},
+                "pixel_accuracy": round(float((pred == labels[:, 0]).float().mean()), 4)}
     color = torch.cat([lg["color"].argmax(1) for lg in logits])
     mask, col = labels[:, 0], labels[:, 1]
     miou, per_class = mean_iou(pred, mask, len(MASK_CLASSES))
@@ -107,6 +129,7 @@ def evaluate(model, x, labels, batch_size: int = 500):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--name", choices=("shapes", "scenes"), default="shapes")
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=3e-3)
@@ -130,28 +153,34 @@ def main(argv=None) -> int:
         card = save_segmenter(reloaded, card, args.out)
         log.info("held-out %s", card["held_out"])
         return 0
-    x, mask = load_data(TRAIN, 32)
-    model = SegmenterNet(SegmenterConfig("shapes", list(MASK_CLASSES), resolution=32,
-                                         extra_heads={"color": COLOR_CLASSES}))
+    scenes = args.name == "scenes"
+    train_specs, held_specs, load = (SCENES_TRAIN, SCENES_HELD_OUT, load_scenes) if scenes else \
+        (TRAIN, HELD_OUT, load_data)
+    x, mask = load(train_specs, 32)
+    model = SegmenterNet(SegmenterConfig(args.name, list(MASK_CLASSES), resolution=32,
+                                         extra_heads={} if scenes else {"color": COLOR_CLASSES}))
     start = time.time()
     train(model, x, mask, args.epochs, args.batch_size, args.lr, args.seed)
     seconds = time.time() - start
     command = " ".join(["python scripts/train_segmenter.py"] + (argv if argv is not None else sys.argv[1:]))
-    card = {"task": "per-pixel shape class (+ colour head)", "classes": list(MASK_CLASSES),
-            "color_classes": COLOR_CLASSES,
-            "data": {"dataset": "shapes", "resolution": 32,
-                     "train": [f"ShapesConfig({', '.join(f'{k}={v}' for k, v in s.items())})" for s in TRAIN],
-                     "held_out": {k: f"ShapesConfig({', '.join(f'{a}={b}' for a, b in s.items())})"
-                                  for k, s in HELD_OUT.items()}},
+    data_cls = "ShapesPairsConfig" if scenes else "ShapesConfig"
+    card = {"task": "per-pixel shape class of textured shapes-labels scenes" if scenes
+            else "per-pixel shape class (+ colour head)", "classes": list(MASK_CLASSES),
+            "data": {"dataset": "shapes-labels (targets)" if scenes else "shapes", "resolution": 32,
+                     "train": [f"{data_cls}({', '.join(f'{k}={v}' for k, v in s.items())})" for s in train_specs],
+                     "held_out": {k: f"{data_cls}({', '.join(f'{a}={b}' for a, b in s.items())})"
+                                  for k, s in held_specs.items()}},
             "training": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": "AdamW",
                          "schedule": "one-cycle", "augmentation": "shift ±2px, blur, Gaussian noise",
                          "seed": args.seed, "threads": args.threads, "seconds": round(seconds, 1),
                          "torch": torch.__version__, "command": command},
             "parameters": sum(t.numel() for t in model.parameters())}
+    if not scenes:
+        card["color_classes"] = COLOR_CLASSES
     save_segmenter(model, dict(card, held_out=None), args.out)
-    reloaded = load_segmenter("shapes", assets_dir=args.out)
-    card["held_out"] = {k: evaluate(reloaded, *load_data([s], 32)) for k, s in HELD_OUT.items()}
-    card["held_out_mean_iou"] = card["held_out"]["one_object"]["mean_iou"]
+    reloaded = load_segmenter(args.name, assets_dir=args.out)
+    card["held_out"] = {k: evaluate(reloaded, *load([s], 32)) for k, s in held_specs.items()}
+    card["held_out_mean_iou"] = card["held_out"][next(iter(held_specs))]["mean_iou"]
     card = save_segmenter(reloaded, card, args.out)  # same weights: only the card changes
     log.info("held-out %s, %.0f s, %d bytes", card["held_out"], seconds, card["bytes"])
     return 0

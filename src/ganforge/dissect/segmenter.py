@@ -28,7 +28,7 @@ from ..utils.assets import file_sha256, read_asset_card, save_asset
 
 log = logging.getLogger(__name__)
 
-SEGMENTER_NAMES = ("shapes",)
+SEGMENTER_NAMES = ("shapes", "scenes")  # scenes: the textured shapes-labels scenes (translation FCN-score)
 
 
 class SegmenterError(GanforgeError):
