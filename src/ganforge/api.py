@@ -90,13 +90,20 @@ class LoadedTranslator:
         return tuple(self.info.shape if direction == "AtoB" else self.info.target_shape)
 
     @torch.no_grad()
-    def translate(self, x: torch.Tensor, direction: str = "AtoB", batch_size: int = 64) -> torch.Tensor:
-        """Images N×C×H×W in [-1, 1] -> their translations in [-1, 1], on CPU, in batches."""
+    def translate(self, x: torch.Tensor, direction: str = "AtoB", batch_size: int = 64,
+                  instance: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Images N×C×H×W in [-1, 1] -> their translations in [-1, 1], on CPU, in batches. `instance` (N×H×W
+        instance ids) goes to translators that take one (pix2pixHD; without it they use the class map)."""
+        from .data import Batch
+        from .models.base import translate_batch
+
         if direction not in self.translators:
             raise ConfigError(f"this run translates {' and '.join(self.translators)}, not {direction!r}")
-        net = self.translators[direction]
-        out = [net(x[i : i + batch_size].to(self.device)).float().clamp(-1, 1).cpu()
-               for i in range(0, len(x), batch_size)]
+        net, out = self.translators[direction], []
+        for i in range(0, len(x), batch_size):
+            attrs = {} if instance is None else {"instance": instance[i : i + batch_size]}
+            batch = Batch(x[i : i + batch_size], attrs=attrs).to(self.device)
+            out.append(translate_batch(net, batch).float().clamp(-1, 1).cpu())
         return torch.cat(out)
 
 

@@ -137,7 +137,7 @@ def evaluate_translation(generator, data_config, metrics="auto", *, dataset, n: 
     """Translate the first n samples of `dataset` with `generator` (a Translator in eval mode, or a loaded run)
     and score them. Under data parallelism rank 0 does all the work and the other ranks return None."""
     from .evaluation import EvalResult
-    from .models.base import translates
+    from .models.base import translate_batch, translates
 
     started = started if started is not None else time.perf_counter()
     module = generator.generator if isinstance(getattr(generator, "generator", None), torch.nn.Module) else generator
@@ -156,7 +156,7 @@ def evaluate_translation(generator, data_config, metrics="auto", *, dataset, n: 
     sr_scale = info.target_shape[-1] // info.shape[-1] if info.target_shape[-1] > info.shape[-1] else 1
     for start in range(0, n, batch_size):
         batch = dataset.get(torch.arange(start, min(n, start + batch_size))).to(device)
-        scores.add(batch, module(batch.x).float().clamp(-1, 1), info.paired, sr_scale)
+        scores.add(batch, translate_batch(module, batch).float().clamp(-1, 1), info.paired, sr_scale)
     proto = {"kind": "translation", "dataset": _plain(data_config), "n": n, "seed": seed,
              "segmenter": SEGMENTER_FOR.get(data_config.name) if "fcn" in names else None,
              "classifier": CLASSIFIER_FOR.get(data_config.name) if "labels" in names else None,

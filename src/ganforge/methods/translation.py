@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..models.base import translate_batch
 from .base import Method
 
 PREVIEW_PAIRS = 16  # samples in a training grid: 4 rows of 4 (input, output, target) triples
@@ -81,7 +82,7 @@ class TranslationMethod(Method):
         when the recipe has a B -> A network (otherwise input | output | an unrelated B image)."""
         device = next(generator.parameters()).device
         x = inputs.x.to(device)
-        out = generator(x)
+        out = translate_batch(generator, inputs.to(device))
         back = self.translators().get("BtoA")
         if getattr(self, "paired", True) or back is None:
             third = inputs.target

@@ -47,6 +47,14 @@ class Translator(nn.Module):
         return {}
 
 
+def translate_batch(module, batch) -> torch.Tensor:
+    """A Translator applied to a Batch: module(batch.x), with the batch's instance map for translators that take
+    one (``takes_instance``: pix2pixHD)."""
+    if getattr(module, "takes_instance", False) and "instance" in batch.attrs:
+        return module(batch.x, instance=batch.attrs["instance"])
+    return module(batch.x)
+
+
 def translates(module) -> bool:
     """Whether `module` (or a loaded run's `.generator`) is an image-to-image Translator."""
     module = getattr(module, "generator", module)
