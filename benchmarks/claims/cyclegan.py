@@ -68,11 +68,12 @@ def run(key: str, steps: int, seed: int, eval_n: int) -> dict:
 
 def picture(rows: dict, path: str) -> str:
     """Rows: the 10 inputs, then each model's translations G(a) (table order)."""
-    from torchvision.utils import save_image
+    from ganforge.utils.images import save_grid
 
     first = next(iter(rows.values()))
     lines = [first["inputs"].repeat(1, 3, 1, 1)] + [rows[k]["pictures"] for k in ROWS]
-    save_image((torch.cat(lines) + 1) / 2, path, nrow=10, padding=1, pad_value=1.0)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    save_grid(torch.cat(lines), path, nrow=10)
     return os.path.relpath(path, REPO)
 
 
