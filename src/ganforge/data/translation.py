@@ -1,7 +1,7 @@
 """Two-domain datasets with ground truth for image-to-image translation (DESIGN.md §10).
 
 * ``shapes-labels``: a colour-coded per-pixel class map (domain A) -> the scene it describes, rendered with
-  per-class textures, shading and a textured background (domain B). The Cityscapes labels -> photo task of pix2pix
+  per-class colours (jittered per object), textures and shading on a textured background (domain B). The Cityscapes labels -> photo task of pix2pix
   (Isola et al., CVPR 2017, §4.2) and pix2pixHD (Wang et al., CVPR 2018) in miniature: the class map of every
   output is known, so a segmenter of real scenes scores translations (the FCN-score). ``touching: true`` places
   a second object of the same class against the first, so only the instance map (``attrs["instance"]``, as
@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 # Colour code of the label maps (domain A of shapes-labels): background black, one saturated colour per class.
 LABEL_COLORS = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]], dtype=np.uint8)
 _OBJECT_RGB = np.array(list(COLORS.values()), dtype=np.float32)
+# What each class looks like in the scenes: a base colour per class (circle orange-red, square blue, triangle
+# yellow-green) jittered per object, as a photo's classes have typical colours (road grey, vegetation green) —
+# the label map then determines the scene up to texture and shading, not its colours at random.
+CLASS_RGB = np.array([[225, 80, 40], [50, 90, 215], [150, 200, 40]], dtype=np.float32)
+COLOR_JITTER = 25.0  # ± per channel, uniform
 _UNPAIRED_SEED_OFFSET = 7919  # domain B's scenes of an unpaired set come from seed + this: disjoint from A's
 
 
@@ -88,7 +93,8 @@ def _scene_params(cfg: ShapesPairsConfig, seed: int) -> dict:
         cx[:, 1] = np.clip(cx[:, 0] + side * (half[:, 0] + half[:, 1]) * 0.95, half[:, 1], r - half[:, 1])
         cy[:, 1] = np.clip(cy[:, 0] + rng.uniform(-0.3, 0.3, n) * half[:, 0], half[:, 1], r - half[:, 1])
     return {
-        "count": count, "shape": shape, "color": rng.integers(0, len(COLORS), (n, m)), "half": half, "cx": cx,
+        "count": count, "shape": shape, "jitter": rng.uniform(-COLOR_JITTER, COLOR_JITTER, (n, m, 3)),
+        "half": half, "cx": cx,
         "cy": cy, "period": rng.uniform(3.0, 5.0, (n, m)), "phase": rng.uniform(0, 2 * np.pi, (n, m)),
         "bg_level": rng.uniform(70, 190, n), "bg_tint": rng.uniform(-25, 25, (n, 3)),
         "bg_freq": rng.uniform(0.5, 2.0, (n, 2, 2)), "bg_phase": rng.uniform(0, 2 * np.pi, (n, 2)),
@@ -137,7 +143,8 @@ def render_scenes(cfg: ShapesPairsConfig, seed: int):
             kind = int(p["shape"][i, s])
             shade = _texture(kind, inside, p["cx"][i, s], p["cy"][i, s], p["half"][i, s], p["period"][i, s],
                              p["phase"][i, s])
-            canvas[inside] = _OBJECT_RGB[p["color"][i, s]][None, :] * shade[inside][:, None]
+            colour = CLASS_RGB[kind] + p["jitter"][i, s]
+            canvas[inside] = colour[None, :] * shade[inside][:, None]
             cls[i][inside] = kind + 1
             inst[i][inside] = s + 1
         img[i] = np.clip(canvas, 0, 255).round().astype(np.uint8)
