@@ -160,7 +160,7 @@ def test_toy_domains_modes_and_assignment():
 
 
 def test_tiny_training_lowers_the_reconstruction_error(tmp_path):
-    trainer = Trainer(toy("method.curriculum_steps=0", "method.lr=1e-3", steps=150), run_dir=str(tmp_path))
+    trainer = Trainer(toy("method.curriculum_steps=0", "method.lr=1e-3", "generator.batchnorm=true", steps=150), run_dir=str(tmp_path))
     m = trainer.method
     batch = trainer.dataset.get(torch.arange(512))
 

@@ -5,7 +5,8 @@ reconstruction less so; DiscoGAN maps the A modes one-to-one onto distinct B mod
 
 Measured on 5,000 A points translated by each model's G_AB (eval mode): the B mode of each translation (nearest
 centre within 4σ, else "off"), the number of B modes hit by ≥ 2 % of the translations, the injectivity of the A ->
-B mode map (distinct dominant B modes among the 5 A modes; 5 = one-to-one), the share of translations on a mode,
+B mode map (distinct dominant B modes among the 5 A modes, a dominant mode holding ≥ 25 % of its A mode's points;
+5 = one-to-one), the share of translations on a mode,
 and the share of each A mode's points that go to its dominant B mode (how clean the map is). Several training
 seeds per model.
 
@@ -35,6 +36,7 @@ TITLE = "DiscoGAN: the 2-D toy, mode coverage and a one-to-one mode map (GAN, GA
 ARCHS = {"gan": "standard GAN (A -> B only)", "recongan": "GAN + reconstruction (A -> B -> A)",
          "discogan": "DiscoGAN (both directions)"}
 HIT = 0.02  # a B mode counts as hit when it gets at least this share of the translations
+DOMINANT = 0.25  # an A mode's dominant B mode must receive at least this share of its points
 
 
 def mode_map(translated: torch.Tensor, a_modes: torch.Tensor) -> dict:
@@ -47,9 +49,10 @@ def mode_map(translated: torch.Tensor, a_modes: torch.Tensor) -> dict:
         sel = b[a_modes == k]
         counts = torch.bincount(sel + 1, minlength=MODES_B + 1)  # index 0 = off-mode
         best = int(counts[1:].argmax())
-        dominant.append(best)
         purity.append(float(counts[best + 1]) / max(1, len(sel)))
-    return {"modes_hit": int((share >= HIT).sum()), "injectivity": len(set(dominant)), "dominant": dominant,
+        dominant.append(best if purity[-1] >= DOMINANT else -1)  # -1: no B mode holds a quarter of them
+    injective = len({d for d in dominant if d >= 0})
+    return {"modes_hit": int((share >= HIT).sum()), "injectivity": injective, "dominant": dominant,
             "on_mode": float((b >= 0).float().mean()), "purity": sum(purity) / len(purity),
             "b_share": [round(float(s), 4) for s in share]}
 
@@ -153,7 +156,8 @@ def render(results):
               f"{n['steps'] // 3} D and {n['steps'] - n['steps'] // 3} G updates), MLP G/D 3×128, official losses "
               f"and curriculum (rate 0.01 for the first 20 % of the run, then 0.5). A B mode is hit when it gets "
               f"≥ {100 * n['hit_share']:.0f} % of 5,000 translated A points (a point belongs to its nearest B "
-              f"centre within 4σ). Picture (first seed; translations coloured by their A mode): `{n['figure']}`."]
+              f"centre within 4σ); an A mode's dominant B mode (−1: none) must receive ≥ 25 % of its points. "
+              f"G and D are MLPs without batch norm (the preset's). Picture (first seed; translations coloured by their A mode): `{n['figure']}`."]
     return paper, "\n".join(lines), verdict_block(verdicts(n))
 
 
