@@ -182,3 +182,9 @@ def test_presets_train_through_the_cli(preset, tmp_path):
     assert records[-1]["g_steps"] == 4
     assert records[-1]["d_steps"] == (2 if preset != "srresnet-photos" else 0)
     assert (out / "samples" / "latest.png").exists()
+    if preset == "srgan-photos":  # `ganforge upscale` on the run: any input size comes out 4× larger
+        from PIL import Image
+
+        Image.fromarray(torch.randint(0, 255, (10, 14, 3), dtype=torch.uint8).numpy()).save(tmp_path / "in.png")
+        assert main(["upscale", str(out), "--input", str(tmp_path / "in.png"), "--out", str(tmp_path / "up")]) == 0
+        assert Image.open(tmp_path / "up" / "in.png").size == (56, 40)

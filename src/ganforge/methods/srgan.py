@@ -1,8 +1,9 @@
 """SRGAN (Ledig et al., "Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network",
 CVPR 2017, §2.2–2.3 and §3.2), in two stages kept in the method's state (DESIGN.md §10):
 
-1. **SRResNet-MSE** for the first `pretrain_steps` generator updates: pixel MSE between G(LR) and HR, Adam lr 1e-4,
-   β1 0.9. The discriminator is not touched.
+1. **SRResNet-MSE** for the first `pretrain_steps` generator updates: pixel MSE between G(LR) and HR, Adam lr 1e-4
+   (`pretrain_lr`), β1 0.9. The discriminator is not touched. The CPU presets raise `pretrain_lr` to 1e-3: they
+   have ~10³ updates instead of the paper's 10⁶ (at 1e-4 the held-out MSE after 600 updates is 0.019 vs 0.013).
 2. **SRGAN**, initialised from stage 1 (a fresh Adam for G; the paper trains for 10⁵ updates at 1e-4, then 10⁵
    at 1e-5): perceptual loss l_SR = l_X + 10⁻³·l_Gen (Eq. 3) with l_Gen = −log D(G(LR)) (Eq. 6, the
    non-saturating form) and one D step (binary cross-entropy, real HR vs G(LR)) per G step. Both learning rates
@@ -48,7 +49,8 @@ class SRGANConfig:
     content_net: str = "auto"  # auto | sr-content-photos | shapes
     content_scale: float = 1.0  # features × this before the MSE (the paper: 1/12.75 for VGG19 activations)
     adv_weight: float = 1e-3  # weight of −log D(G(LR)) in l_SR (Eq. 3)
-    lr: float = 1e-4  # both networks (Adam)
+    lr: float = 1e-4  # both networks in stage 2 (Adam)
+    pretrain_lr: float = 1e-4  # G in stage 1 (the paper: 1e-4 for 10⁶ updates; CPU presets use 1e-3 for ~10³)
     betas: Tuple[float, float] = (0.9, 0.999)
     lr_decay: float = 0.1  # stage-2 learning rates × this from decay_step on (1e-4 -> 1e-5 in the paper)
     decay_step: int = 0  # iteration of the drop; 0 = halfway through stage 2
@@ -133,7 +135,7 @@ class SRGAN(TranslationMethod):
     def optimizers(self) -> Dict[str, torch.optim.Optimizer]:
         if self._opt is None:  # lazily, on the networks' device
             c = self.cfg
-            self._opt = {"g_mse": adam(self.generator.parameters(), c.lr, c.betas),
+            self._opt = {"g_mse": adam(self.generator.parameters(), c.pretrain_lr, c.betas),
                          "g": adam(self.generator.parameters(), c.lr, c.betas),
                          "d": adam(self.discriminator.parameters(), c.lr, c.betas)}
         return self._opt
