@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, Tuple
 
 import numpy as np
@@ -39,9 +39,9 @@ class FolderPairsConfig:
     phase: str = "train"
     paired: bool = True  # split layout: pair trainA/x.png with trainB/x.png
     resolution: int = 64  # of each side (ab: of each half)
-    channels: int = 0  # 0: each domain's first image decides; 1 or 3: convert everything
+    channels: int = field(default=0, metadata={"bound": None})  # 0: each domain's first image decides; 1 or 3
     seed: int = 0  # the arbitrary A-B pairing of unpaired data
-    n: int = 0  # use the first n images (pairs) in file-name order; 0: all
+    n: int = field(default=0, metadata={"bound": None})  # the first n images (pairs) by file name; 0: all
 
 
 def _mode_channels(path: str) -> int:

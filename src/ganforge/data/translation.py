@@ -20,7 +20,7 @@ B (``TensorDataset.target_index``), never its counterpart.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -224,7 +224,7 @@ class DigitsABConfig:
     the B style. `n` caps the samples of A (0: all 2,500)."""
 
     name: str = "digits-ab"
-    n: int = 0
+    n: int = field(default=0, metadata={"bound": None})  # 0: all 2,500
     seed: int = 0
     stroke: int = 3  # B's stroke thickening: a stroke×stroke max filter
 
