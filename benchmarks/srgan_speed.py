@@ -1,0 +1,131 @@
+"""Cost of one ganforge SRGAN iteration against a hand-written plain-PyTorch loop of the same networks and batch, in
+one process (target ≤ 1.05×), for both stages:
+
+  * stage 1 (SRResNet-MSE): G forward, pixel MSE, Adam step;
+  * stage 2 (SRGAN): G forward once; D step on HR vs the detached output (BCE); G step on the content loss (the
+    in-house patch network's feature maps, `content: features`) + 10⁻³·(−log D(G(LR))).
+
+ganforge: `Trainer.iteration` of the srgan-photos preset (stage 1: pretrain_steps huge; stage 2: pretrain_steps 0);
+plain: the same SRResNet / SRGAN discriminator classes and content network, random batches from the same
+in-memory patches, torch.optim.Adam. Interleaved blocks, medians (see throughput.py).
+
+    python benchmarks/srgan_speed.py [--threads 1] [--blocks 5] [--iters 5] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import device_label, provenance, resolve, write_section  # noqa: E402
+from throughput import GanforgeLoop, time_block  # noqa: E402
+
+from ganforge.config import load_config  # noqa: E402
+from ganforge.data import build_dataset  # noqa: E402
+from ganforge.methods.srgan import content_features, load_content_net  # noqa: E402
+from ganforge.models.srresnet import SRGANDiscriminator, SRResNet  # noqa: E402
+
+
+def config(stage: int, device):
+    return load_config("srgan-photos", [
+        f"method.pretrain_steps={10 ** 9 if stage == 1 else 0}", f"train.device={device}", "train.steps=1000000000",
+        "train.progress=false", "train.tensorboard=false", "train.eval_every=0"])
+
+
+class PlainSR:
+    """SRResNet-MSE (stage 1) or SRGAN (stage 2) written as a plain loop."""
+
+    def __init__(self, cfg, stage: int, device):
+        ds = build_dataset(cfg.data)
+        b = ds.get(torch.arange(len(ds)))
+        self.lr_img, self.hr = b.x.to(device), b.target.to(device)
+        self.bs, self.stage, self.device = cfg.train.batch_size, stage, device
+        torch.manual_seed(0)
+        g, d = cfg.generator, cfg.discriminator
+        self.G = SRResNet(ds.info.shape, ds.info.target_shape, g.channels, g.blocks).to(device)
+        self.D = SRGANDiscriminator(ds.info.target_shape, d.channels, d.dense).to(device)
+        self.net = load_content_net("sr-content-photos", device)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=1e-4, betas=(0.9, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=1e-4, betas=(0.9, 0.999))
+
+    def step(self):
+        idx = torch.randint(len(self.hr), (self.bs,), device=self.device)
+        x, hr = self.lr_img[idx], self.hr[idx]
+        sr = self.G(x)
+        if self.stage == 1:
+            loss = F.mse_loss(sr, hr)
+            self.opt_g.zero_grad()
+            loss.backward()
+            self.opt_g.step()
+            return
+        real, fake = self.D(hr), self.D(sr.detach())
+        d_loss = (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                  + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+        self.opt_d.zero_grad()
+        d_loss.backward()
+        self.opt_d.step()
+        with torch.no_grad():
+            target = content_features(self.net, hr)
+        adv = self.D(sr)
+        g_loss = F.mse_loss(content_features(self.net, sr), target) \
+            + 1e-3 * F.binary_cross_entropy_with_logits(adv, torch.ones_like(adv))
+        self.opt_g.zero_grad()
+        g_loss.backward()
+        self.opt_g.step()
+
+
+def bench(stage: int, device, args) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        loops = {"plain": PlainSR(config(stage, device), stage, device),
+                 "ganforge": GanforgeLoop(config(stage, device), os.path.join(tmp, "srgan"))}
+        for loop in loops.values():
+            time_block(loop, args.warmup, device)
+        times = {k: [] for k in loops}
+        for _ in range(args.blocks):
+            for k, loop in loops.items():
+                times[k].append(time_block(loop, args.iters, device))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"ms": {k: 1e3 * v for k, v in med.items()}, "ratio": med["ganforge"] / med["plain"],
+            "paired": statistics.median(g / p for g, p in zip(times["ganforge"], times["plain"])),
+            "spread": max(max(v) / min(v) for v in times.values())}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--blocks", type=int, default=7)
+    p.add_argument("--iters", type=int, default=5, help="iterations per timed block")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="2 blocks of 2 iterations; writes nothing")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.blocks, args.iters, args.warmup = 2, 2, 1
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve(args.device)
+    label, prov = device_label(device), provenance()
+    rows = ["| srgan-photos (batch 16, 8² → 32², G 6 blocks × 32, D 16 / dense 256) | plain ms/it | ganforge ms/it "
+            "| **ganforge / plain** (paired) | block spread |", "|---|---:|---:|---:|---:|"]
+    for stage, name in ((1, "stage 1: SRResNet-MSE"), (2, "stage 2: SRGAN (feature content loss)")):
+        r = bench(stage, device, args)
+        rows.append(f"| {name} | {r['ms']['plain']:.1f} | {r['ms']['ganforge']:.1f} | **{r['ratio']:.2f}×** "
+                    f"({r['paired']:.2f}×) | {r['spread']:.2f} |")
+        print(rows[-1], flush=True)
+    if not args.quick:
+        write_section(f"SRGAN iteration cost — {label}",
+                      f"{prov}\n\n" + "\n".join(rows) + "\n\nOne `Trainer.iteration` of the srgan-photos preset "
+                      "against a plain-PyTorch loop of the same SRResNet, SRGAN discriminator and content network "
+                      "(`benchmarks/srgan_speed.py`); target ≤ 1.05×. Medians of interleaved blocks; paired = median "
+                      "of the per-block ratios.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
