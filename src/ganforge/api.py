@@ -132,7 +132,7 @@ def load(run_dir: str, device: str = "cpu", ema: bool = True):
     config = load_config(meta["config"])
     info = DataInfo.from_json(meta["data_info"])
     dev = resolve_device(device)
-    if info.two_domain:
+    if info.target_shape:  # two-domain data, images or 2-D points (DiscoGAN's toy)
         return _load_translator(ckpt, meta, config, info, dev, ema)
     generator = build_generator(config.generator, info)
     entry = "ema" if ema and "ema" in meta["state"] else "generator"

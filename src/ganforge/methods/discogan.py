@@ -207,7 +207,7 @@ class DiscoGAN(TranslationMethod):
 
     @torch.no_grad()
     def preview(self, generator: nn.Module, inputs):
-        if isinstance(inputs, torch.Tensor):  # toy points: the translations G_AB(a), drawn over the A points
+        if isinstance(inputs, torch.Tensor):  # toy points: the translations G_AB(a), drawn over the B points
             return generator(inputs.to(next(generator.parameters()).device)), None
         return super().preview(generator, inputs)
 

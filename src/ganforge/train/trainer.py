@@ -283,8 +283,8 @@ class Trainer:
         if self.info.is_image:
             save_grid(x, path, nrow=nrow)
         else:
-            ref = self.dataset.get(torch.arange(min(len(self.dataset), 2000))).x
-            save_scatter(x, path, reference=ref)
+            ref = self.dataset.get(torch.arange(min(len(self.dataset), 2000)))
+            save_scatter(x, path, reference=ref.target if ref.target is not None else ref.x)  # the output domain
         shutil.copyfile(path, os.path.join(self.run_dir, "samples", "latest.png"))
         return path
 
