@@ -90,3 +90,12 @@ def test_eval_scores_the_fcn_score_below_its_real_image_ceiling(run, capsys):
 
 def test_linear_decay_boundaries():
     assert [linear_decay(s, 10, 9) for s in (0, 10, 11, 15, 19)] == pytest.approx([1.0, 1.0, 0.9, 0.5, 0.1])
+
+
+@pytest.mark.parametrize("preset", ["pix2pix-shapes-labels", "pix2pixhd-shapes"])
+def test_recipes_that_learn_from_pairs_refuse_unpaired_data_in_one_line(preset, tmp_path, capsys):
+    rc = main(["train", preset, "--out", str(tmp_path / "r"), "data.unpaired=true", "data.n=16",
+               "train.progress=false"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "learns from pairs" in err and "cyclegan" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()

@@ -31,7 +31,7 @@ from ..errors import ConfigError
 from ..models import build_discriminator, build_generator
 from ..registry import METHODS
 from .standard import adam
-from .translation import TranslationMethod
+from .translation import TranslationMethod, require_pairs
 
 GAN_LOSSES = ("vanilla", "lsgan")
 
@@ -77,8 +77,7 @@ class Pix2Pix(TranslationMethod):
 
     @classmethod
     def from_config(cls, config, info) -> "Pix2Pix":
-        if not info.two_domain:
-            raise ConfigError("pix2pix translates images: it needs paired two-domain data (an input and a target)")
+        require_pairs(info, "pix2pix")
         d_cfg = config.discriminator
         has_flag = isinstance(getattr(d_cfg, "conditional", None), bool)
         if has_flag:

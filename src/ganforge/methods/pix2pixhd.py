@@ -43,7 +43,7 @@ from ..models.pix2pixhd import (Pix2PixHDGenerator, build_multiscale, downsample
                                 fit_feature_clusters)
 from ..registry import METHODS
 from .standard import adam
-from .translation import TranslationMethod, linear_decay, set_lr, triples
+from .translation import TranslationMethod, linear_decay, require_pairs, set_lr, triples
 
 PERCEPTUAL = ("none", "evaluator", "vgg")
 VGG_SLICES = (2, 7, 12, 21, 30)  # exclusive ends in torchvision vgg19.features: relu1_1 … relu5_1
@@ -194,6 +194,7 @@ class Pix2PixHD(TranslationMethod):
 
     @classmethod
     def from_config(cls, config, info) -> "Pix2PixHD":
+        require_pairs(info, "pix2pixhd")
         g = build_generator(config.generator, info)
         if not isinstance(g, Pix2PixHDGenerator):
             raise ConfigError("method pix2pixhd needs generator.name: pix2pixhd")

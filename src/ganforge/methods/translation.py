@@ -28,6 +28,16 @@ def linear_decay(step: int, constant_steps: int, decay_steps: int) -> float:
     return 1.0 - max(0, step - constant_steps) / float(decay_steps + 1)
 
 
+def require_pairs(info, recipe: str) -> None:
+    """A one-line ConfigError unless the data are paired two-domain data (each input with its own target)."""
+    from ..errors import ConfigError
+
+    if not info.two_domain or not info.paired:
+        kind = "unpaired two-domain data" if info.two_domain else "data without targets"
+        raise ConfigError(f"{recipe} learns from pairs (each input with its own target), not {kind}; for unpaired "
+                          f"domains use cyclegan or discogan")
+
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
