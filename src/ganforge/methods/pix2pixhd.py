@@ -43,7 +43,7 @@ from ..models.pix2pixhd import (Pix2PixHDGenerator, build_multiscale, downsample
                                 fit_feature_clusters)
 from ..registry import METHODS
 from .standard import adam
-from .translation import TranslationMethod, linear_decay, require_pairs, set_lr, triples
+from .translation import TranslationMethod, linear_decay, set_lr, triples
 
 PERCEPTUAL = ("none", "evaluator", "vgg")
 VGG_SLICES = (2, 7, 12, 21, 30)  # exclusive ends in torchvision vgg19.features: relu1_1 … relu5_1
@@ -194,7 +194,10 @@ class Pix2PixHD(TranslationMethod):
 
     @classmethod
     def from_config(cls, config, info) -> "Pix2PixHD":
-        require_pairs(info, "pix2pixhd")
+        if not (info.two_domain and info.paired and info.mask_classes):
+            raise ConfigError("pix2pixhd learns from pairs of label maps and images: it needs paired label-map data "
+                              "(data.name: shapes-labels), not unpaired or unlabelled data; for unpaired domains "
+                              "use cyclegan or discogan")
         g = build_generator(config.generator, info)
         if not isinstance(g, Pix2PixHDGenerator):
             raise ConfigError("method pix2pixhd needs generator.name: pix2pixhd")

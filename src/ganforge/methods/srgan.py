@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from ..registry import METHODS
 from .standard import adam
-from .translation import TranslationMethod, require_pairs, set_lr
+from .translation import TranslationMethod, set_lr
 
 CONTENT_NETS = ("auto", "sr-content-photos", "shapes")
 
@@ -109,7 +109,6 @@ class SRGAN(TranslationMethod):
     def from_config(cls, config, info) -> "SRGAN":
         from ..models import build_discriminator, build_generator
 
-        require_pairs(info, "srgan")
         return cls(config.method, build_generator(config.generator, info),
                    build_discriminator(config.discriminator, info), total_steps=config.train.steps,
                    data_name=config.data.name)
