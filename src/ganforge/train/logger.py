@@ -67,7 +67,7 @@ def plot_losses(metrics_path: str, out: str, keys: Optional[List[str]] = None) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = keys or sorted({k for r in records for k in r if "loss" in k})
+    keys = keys or sorted({k for r in records for k in r if "loss" in k}) or _logged_terms(records)
     fig, ax = plt.subplots(figsize=(7, 3.5), dpi=110)
     for i, k in enumerate(keys):
         pts = [(r["step"], r[k]) for r in records if isinstance(r.get(k), (int, float)) and math.isfinite(r[k])]
@@ -82,12 +82,22 @@ def plot_losses(metrics_path: str, out: str, keys: Optional[List[str]] = None) -
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8)
     ax.set_title(os.path.basename(os.path.dirname(os.path.abspath(metrics_path))))
     fig.tight_layout()
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+_NOT_TERMS = {"step", "g_steps", "d_steps", "images_seen", "img_per_s", "time", "eval_seconds"}
+
+
+def _logged_terms(records) -> list:
+    """The logged training terms of a recipe whose names do not say "loss" (e.g. SRResNet's "mse")."""
+    return sorted({k for r in records for k, v in r.items()
+                   if k not in _NOT_TERMS and not k.startswith("eval") and isinstance(v, (int, float))})
 
 
 # (title, y-axis label, keys, bounded): bounded scores (fractions, mode counts) always keep a linear axis.
