@@ -9,16 +9,18 @@ Networks", CVPR 2017), in miniature: labels -> scene on `shapes-labels` (32², t
            the paper's 286×286).
 
 Miniature: U-Net ngf 16 (5 levels, dropout on at test time as the paper), PatchGAN 16 channels, batch 8
-instead of 1, 2,000 training scenes, the same number of iterations for every row, one training seed; FID in the
-shipped shapes evaluator's features as a realism check beside the FCN-score.
+instead of 1, 2,000 training scenes, the same number of iterations for every row, one or more training seeds
+(``--seeds``: each row's scores are the mean over seeds, the verdicts compare means against the seed spread); FID in
+the shipped shapes evaluator's features as a realism check beside the FCN-score.
 
-    OMP_NUM_THREADS=1 python benchmarks/claims/pix2pix.py all [--steps 1000]
+    OMP_NUM_THREADS=1 python benchmarks/claims/pix2pix.py all [--steps 1000] [--seeds 0 1] [--cache DIR [--train-only]]
     python benchmarks/claims/pix2pix.py --render
 """
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -26,8 +28,8 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from claims_common import (DIRECTION, NOT_REPRODUCED, REPRODUCED, command_line, make_results,  # noqa: E402
-                           publish, script_cli_render, verdict_block)
+from claims_common import (DIRECTION, NOT_REPRODUCED, REPRODUCED, command_line, compare_means,  # noqa: E402
+                           make_results, publish, script_cli_render, verdict_block)
 
 from ganforge.config import load_config  # noqa: E402
 from ganforge.data import build_dataset  # noqa: E402
@@ -73,10 +75,11 @@ def held_out(n: int):
     return cfg, build_dataset(cfg)
 
 
-def run(key, overrides, args, data_cfg, data) -> dict:
-    """Train one row (or load its generator from --cache, written by an earlier run of the same settings)."""
-    cfg = load_config("pix2pix-shapes-labels", base(args.steps, args.seed) + overrides)
-    cached = os.path.join(args.cache, f"{key}-{args.steps}-{args.seed}.pt") if args.cache else None
+def run(key, overrides, args, data_cfg, data, seed: int) -> dict:
+    """Train one row with one seed (or load its generator from --cache, written by an earlier run of the same
+    settings)."""
+    cfg = load_config("pix2pix-shapes-labels", base(args.steps, seed) + overrides)
+    cached = os.path.join(args.cache, f"{key}-{args.steps}-{seed}.pt") if args.cache else None
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, run_dir=tmp)
@@ -107,6 +110,21 @@ def run(key, overrides, args, data_cfg, data) -> dict:
     return out
 
 
+def run_seeds(key, overrides, args, data_cfg, data) -> dict:
+    """One row over every seed of --seeds: the mean of each score, the per-seed scores under "seeds" and their
+    standard deviation under "std" (0 for one seed); the pictures of the first seed."""
+    per = {s: run(key, overrides, args, data_cfg, data, s) for s in args.seeds}
+    if args.train_only:
+        return {}
+    first = per[args.seeds[0]]
+    out = {k: sum(r[k] for r in per.values()) / len(per) for k in first if k != "pictures"}
+    out["seeds"] = {str(s): {k: r[k] for k in SCORES + ("fid",)} for s, r in per.items()}
+    out["std"] = {k: statistics.stdev(r[k] for r in per.values()) if len(per) > 1 else 0.0
+                  for k in SCORES + ("fid",)}
+    out["pictures"] = first["pictures"]
+    return out
+
+
 def picture(rows, labels, data, path):
     """Columns: input | each row's translation | target, 8 held-out samples."""
     from ganforge.utils.images import save_grid
@@ -124,12 +142,13 @@ def strip(rows):
 def claim_losses(args, data_cfg, data):
     rows = {}
     for key, (label, ov) in LOSS_ROWS.items():
-        rows[key] = run(key, ov, args, data_cfg, data)
-        print(key, {k: round(v, 3) for k, v in strip({key: rows[key]})[key].items()}, flush=True)
+        rows[key] = run_seeds(key, ov, args, data_cfg, data)
+        print(key, {k: round(v, 3) for k, v in strip({key: rows[key]})[key].items() if isinstance(v, float)},
+              flush=True)
     if args.train_only:
         return rows
     fig = picture(rows, list(LOSS_ROWS), data, os.path.join(REPO, "docs", "img", "pix2pix-losses.png"))
-    numbers = {"rows": strip(rows), "steps": args.steps, "eval_n": args.eval_n, "seed": args.seed, "figure": fig}
+    numbers = {"rows": strip(rows), "steps": args.steps, "eval_n": args.eval_n, "seeds": args.seeds, "figure": fig}
     publish(make_results("pix2pix-losses", __file__, "losses", LOSS_TITLE, command_line(), numbers))
     return rows
 
@@ -140,55 +159,99 @@ def claim_patches(args, data_cfg, data, shared=None):
         if key == "p16" and shared is not None:
             rows[key] = shared
         else:
-            rows[key] = run(key, [f"discriminator.n_layers={n_layers}"], args, data_cfg, data)
-        print(key, {k: round(v, 3) for k, v in strip({key: rows[key]})[key].items()}, flush=True)
+            rows[key] = run_seeds(key, [f"discriminator.n_layers={n_layers}"], args, data_cfg, data)
+        print(key, {k: round(v, 3) for k, v in strip({key: rows[key]})[key].items() if isinstance(v, float)},
+              flush=True)
     if args.train_only:
         return
     fig = picture(rows, list(PATCH_ROWS), data, os.path.join(REPO, "docs", "img", "pix2pix-patches.png"))
-    numbers = {"rows": strip(rows), "steps": args.steps, "eval_n": args.eval_n, "seed": args.seed, "figure": fig}
+    numbers = {"rows": strip(rows), "steps": args.steps, "eval_n": args.eval_n, "seeds": args.seeds, "figure": fig}
     publish(make_results("pix2pix-patches", __file__, "patches", PATCH_TITLE, command_line(), numbers))
 
 
 # -- rendering ------------------------------------------------------------------------------------------------------
+def seeds_of(n):
+    return n.get("seeds", [n.get("seed", 0)])
+
+
+def score(n, key, what="class_iou"):
+    """{"mean", "std"} of one row's score over the seeds (std 0 for one seed)."""
+    r = n["rows"][key]
+    return {"mean": r[what], "std": r.get("std", {}).get(what, 0.0)}
+
+
+def fmt(d, f="{:.3f}"):
+    return f.format(d["mean"]) + (f" ± {f.format(d['std'])}" if d["std"] else "")
+
+
 def table(n, labels, paper, paper_name=None):
-    head = "| objective | per-pixel acc | per-class acc | class IoU | FID (shapes features) | paper (pixel / class / IoU) |"
-    rows = [head, "|---|---:|---:|---:|---:|---|"]
+    multi = len(seeds_of(n)) > 1
+    head = ("| objective | per-pixel acc | per-class acc | class IoU | "
+            + ("class IoU per seed | " if multi else "") + "FID (shapes features) | paper (pixel / class / IoU) |")
+    rows = [head, "|---|---:|---:|---:|" + ("---|" if multi else "") + "---:|---|"]
     for key, label in labels.items():
         r = n["rows"][key]
         p = paper.get(key)
-        rows.append(f"| {label} | {r['pixel_acc']:.3f} | {r['class_acc']:.3f} | {r['class_iou']:.3f} | "
-                    f"{r['fid']:.1f} | {' / '.join(f'{v:.2f}' for v in p) if p else '–'} |")
+        per = (" / ".join(f"{r['seeds'][str(s)]['class_iou']:.3f}" for s in seeds_of(n)) + " | ") if multi else ""
+        rows.append(f"| {label} | {r['pixel_acc']:.3f} | {r['class_acc']:.3f} | {fmt(score(n, key))} | {per}"
+                    f"{fmt(score(n, key, 'fid'), '{:.1f}')} | {' / '.join(f'{v:.2f}' for v in p) if p else '–'} |")
     any_row = next(iter(n["rows"].values()))
     rows.append(f"| real targets (ceiling) | {any_row['real_pixel_acc']:.3f} | {any_row['real_class_acc']:.3f} | "
-                f"{any_row['real_class_iou']:.3f} | – | "
+                f"{any_row['real_class_iou']:.3f} | " + ("– | " if multi else "") + "– | "
                 f"{' / '.join(f'{v:.2f}' for v in PAPER_LOSSES['real'])} |")
     return rows
 
 
 def common_note(n):
-    return (f"{n['steps']} iterations per row (batch 8, one training seed {n['seed']}), FCN-score of the shipped "
-            f"`scenes` segmenter on {n['eval_n']} held-out scenes (data seed 1), translations in eval mode with "
-            f"dropout on; FID in the shipped shapes evaluator's features against the held-out targets. Picture "
-            f"(input | rows in table order | target): `{n['figure']}`. One seed: differences of a few points are "
-            f"within what a second training seed could change (not measured).")
+    seeds = seeds_of(n)
+    if len(seeds) > 1:
+        how = (f"training seeds {', '.join(map(str, seeds))}; scores are means over the seeds, ± the standard "
+               f"deviation between them")
+        tail = "The picture shows the first seed's translations."
+    else:
+        how = f"one training seed {seeds[0]}"
+        tail = ("One seed: differences of a few points are within what a second training seed could change (not "
+                "measured).")
+    return (f"{n['steps']} iterations per row (batch 8, {how}), FCN-score of the shipped `scenes` segmenter on "
+            f"{n['eval_n']} held-out scenes (data seed 1), translations in eval mode with dropout on; FID in the "
+            f"shipped shapes evaluator's features against the held-out targets. Picture (input | rows in table "
+            f"order | target): `{n['figure']}`. {tail}")
+
+
+def above_all(n, key, others, what="class_iou", higher=True):
+    """REPRODUCED when key beats every other row by more than the seed spread, DIRECTION when it beats each by less
+    than that for some, NOT_REPRODUCED when some row is better."""
+    labels = [compare_means(score(n, key, what), score(n, o, what), higher) for o in others]
+    if all(lb == REPRODUCED for lb in labels):
+        return REPRODUCED
+    return NOT_REPRODUCED if NOT_REPRODUCED in labels else DIRECTION
+
+
+def listing(n, names, what="class_iou", f="{:.3f}"):
+    return ", ".join(f"{names[k]} {fmt(score(n, k, what), f)}" for k in n["rows"] if k in names)
+
+
+SPREAD = "by more than the larger seed standard deviation (by less: same direction)"
 
 
 def verdict_losses(n):
-    r = {k: v["class_iou"] for k, v in n["rows"].items()}
-    best = max(r, key=r.get)
-    parts = []
-    ok = r["l1_cgan"] >= max(r.values()) - 0.01
-    parts.append(("L1+cGAN best", REPRODUCED if best == "l1_cgan" else DIRECTION if ok else NOT_REPRODUCED,
-                  f"class IoU: " + ", ".join(f"{LOSS_ROWS[k][0]} {v:.3f}" for k, v in r.items()) + ".",
-                  "L1+cGAN has the highest class IoU (within 0.01 of the highest: same direction)"))
-    g = r["gan"] < min(r["l1"], r["cgan"], r["l1_gan"], r["l1_cgan"])
-    parts.append(("unconditional GAN alone worst", REPRODUCED if g else NOT_REPRODUCED,
-                  f"GAN {r['gan']:.3f} against the others' lowest "
-                  f"{min(r['l1'], r['cgan'], r['l1_gan'], r['l1_cgan']):.3f}.",
-                  "GAN (D sees B only, no L1) has the lowest class IoU, as the paper's 0.01"))
-    c = r["cgan"] > r["l1"]
-    parts.append(("cGAN above L1", REPRODUCED if c else NOT_REPRODUCED,
-                  f"cGAN {r['cgan']:.3f} vs L1 {r['l1']:.3f}.", "cGAN's class IoU above L1's (paper 0.16 vs 0.11)"))
+    names = {k: v[0] for k, v in LOSS_ROWS.items()}
+    rest = [k for k in LOSS_ROWS if k != "l1_cgan"]
+    parts = [("L1+cGAN best", above_all(n, "l1_cgan", rest), f"class IoU: {listing(n, names)}.",
+              f"L1+cGAN's class IoU above every other row's {SPREAD}")]
+    others = [k for k in LOSS_ROWS if k != "gan"]
+    lowest = min(others, key=lambda k: n["rows"][k]["class_iou"])
+    parts.append(("unconditional GAN alone worst", above_all(n, "gan", others, higher=False),
+                  f"GAN {fmt(score(n, 'gan'))} against the others' lowest {fmt(score(n, lowest))} "
+                  f"({names[lowest]}).", f"GAN (D sees B only, no L1) has the lowest class IoU, as the paper's "
+                  f"0.01, {SPREAD}"))
+    parts.append(("cGAN above L1", compare_means(score(n, "cgan"), score(n, "l1")),
+                  f"cGAN {fmt(score(n, 'cgan'))} vs L1 {fmt(score(n, 'l1'))}.",
+                  f"cGAN's class IoU above L1's (paper 0.16 vs 0.11) {SPREAD}"))
+    parts.append(("L1 alone blurry (realism, FID)", above_all(n, "l1", ["cgan", "l1_cgan"], "fid", higher=True),
+                  f"FID: {listing(n, {k: names[k] for k in ('l1', 'cgan', 'l1_cgan')}, 'fid', '{:.1f}')}.",
+                  f"L1's FID above cGAN's and L1+cGAN's {SPREAD}; the paper shows this in Fig. 4 (L1 blurry, the GAN "
+                  f"terms sharp), not as a number"))
     return parts
 
 
@@ -202,12 +265,14 @@ def render_losses(results):
 
 
 def verdict_patches(n):
-    r = {k: v["class_iou"] for k, v in n["rows"].items()}
-    mid = r["p16"] > r["p1"] and r["p16"] > r["pfull"]
-    near = r["p16"] >= max(r.values()) - 0.01
-    return [(None, REPRODUCED if mid else DIRECTION if near else NOT_REPRODUCED,
-             "class IoU: " + ", ".join(f"{PATCH_ROWS[k][0]} {v:.3f}" for k, v in r.items()) + ".",
-             "the mid-size patch has the highest class IoU (within 0.01 of the highest: same direction)")]
+    def pair(other):
+        return (f"class IoU 16×16 {fmt(score(n, 'p16'))} vs {fmt(score(n, other))}; FID "
+                f"{fmt(score(n, 'p16', 'fid'), '{:.1f}')} vs {fmt(score(n, other, 'fid'), '{:.1f}')}.")
+
+    return [("mid-size patch above 1×1 (PixelGAN)", compare_means(score(n, "p16"), score(n, "p1")), pair("p1"),
+             f"the 16×16 patch's class IoU above the 1×1's {SPREAD}"),
+            ("mid-size patch above the full image", compare_means(score(n, "p16"), score(n, "pfull")), pair("pfull"),
+             f"the 16×16 patch's class IoU above the full-image patch's (34×34) {SPREAD}")]
 
 
 def render_patches(results):
@@ -228,7 +293,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("claim", nargs="?", choices=["losses", "patches", "all"])
     ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (scores: mean over them)")
     ap.add_argument("--eval-n", type=int, default=500)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cache", default="", help="folder keeping each row's trained generator (reused if present)")
