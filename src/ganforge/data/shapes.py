@@ -66,6 +66,13 @@ class ShapesConfig:
 
 
 def _validate(cfg: ShapesConfig) -> None:
+    problems = scene_problems(cfg)
+    if problems:
+        raise DataError("shapes: " + "; ".join(problems))
+
+
+def scene_problems(cfg) -> list:
+    """What is wrong with a scenes config's resolution, n, object counts and sizes (empty when nothing)."""
     problems = []
     if not isinstance(cfg.resolution, int) or cfg.resolution < 8:
         problems.append(f"resolution must be an integer ≥ 8 (got {cfg.resolution!r})")
@@ -75,8 +82,7 @@ def _validate(cfg: ShapesConfig) -> None:
         problems.append(f"need 1 ≤ min_objects ≤ max_objects (got {cfg.min_objects}, {cfg.max_objects})")
     if not 0 < cfg.min_size <= cfg.max_size <= 1:
         problems.append(f"need 0 < min_size ≤ max_size ≤ 1 (got {cfg.min_size}, {cfg.max_size})")
-    if problems:
-        raise DataError("shapes: " + "; ".join(problems))
+    return problems
 
 
 def _sample_params(cfg: ShapesConfig) -> dict:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from ..errors import DataError
 from ..registry import DATASETS
 from .base import DataInfo, TensorDataset
-from .shapes import COLORS, MASK_CLASSES, shape_masks
+from .shapes import COLORS, MASK_CLASSES, scene_problems, shape_masks
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +61,9 @@ class ShapesPairsConfig:
 
 
 def _validate(cfg: ShapesPairsConfig) -> None:
-    problems = []
-    if not isinstance(cfg.resolution, int) or cfg.resolution < 8:
-        problems.append(f"resolution must be an integer ≥ 8 (got {cfg.resolution!r})")
-    if not isinstance(cfg.n, int) or cfg.n < 1:
-        problems.append(f"n must be a positive integer (got {cfg.n!r})")
-    if not 1 <= cfg.min_objects <= cfg.max_objects:
-        problems.append(f"need 1 ≤ min_objects ≤ max_objects (got {cfg.min_objects}, {cfg.max_objects})")
+    problems = scene_problems(cfg)
     if cfg.touching and cfg.max_objects < 2:
         problems.append("touching: true needs max_objects ≥ 2")
-    if not 0 < cfg.min_size <= cfg.max_size <= 1:
-        problems.append(f"need 0 < min_size ≤ max_size ≤ 1 (got {cfg.min_size}, {cfg.max_size})")
     if problems:
         raise DataError(f"{cfg.name}: " + "; ".join(problems))
 
