@@ -99,3 +99,13 @@ def test_recipes_that_learn_from_pairs_refuse_unpaired_data_in_one_line(preset, 
     err = capsys.readouterr().err
     assert rc == 2 and "learns from pairs" in err and "cyclegan" in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_eval_on_held_out_scenes_records_the_other_data(run, capsys):
+    train = ganforge.evaluate(run, metrics="fcn", n=100, record=False)
+    held = ganforge.evaluate(run, metrics="fcn", n=100, record=False, data=["seed=1"])
+    assert held.protocol["dataset"]["seed"] == 1 and train.protocol["dataset"]["seed"] == 0
+    assert held.protocol_key != train.protocol_key
+    assert held.scores["fcn_real_pixel_acc"] > 0.9 and held.scores != train.scores  # other scenes, other numbers
+    rc = main(["eval", run, "--metrics", "fcn", "--n", "10", "--no-record", "--data", "sede=1"])
+    assert rc == 2 and "unknown key data.sede" in capsys.readouterr().err

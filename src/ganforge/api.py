@@ -148,14 +148,16 @@ def load(run_dir: str, device: str = "cpu", ema: bool = True):
 def evaluate(run_dir: str, metrics="auto", n: int = 10_000, seed: int = 0, *, extractor: str = "auto",
              weights: Optional[str] = None, resize: str = "tf1", device: str = "auto", batch_size: int = 256,
              n_real: Optional[int] = None, ema: bool = True, record: bool = True,
-             cache_dir: Optional[str] = None):
+             cache_dir: Optional[str] = None, data: Sequence[str] = ()):
     """Score a run's newest checkpoint (see ganforge.evaluation.evaluate); with `record`, append the scores to
-    its metrics.jsonl and redraw its scores.png. Returns the EvalResult."""
+    its metrics.jsonl and redraw its scores.png. `data`: overrides of the run's data section ("seed=1",
+    "split=test") to score on other data than the training data, e.g. held-out scenes. Returns the EvalResult."""
     from .evaluation import append_to_run
     from .evaluation import evaluate as score
 
     g = load(run_dir, device=device, ema=ema)
-    result = score(g.generator, g.config.data, metrics, n=n, seed=seed, extractor=extractor, weights=weights,
+    data_config = load_config(g.config.to_dict(), [f"data.{o}" for o in data]).data if data else g.config.data
+    result = score(g.generator, data_config, metrics, n=n, seed=seed, extractor=extractor, weights=weights,
                    resize=resize, device=g.device, batch_size=batch_size, n_real=n_real, cache_dir=cache_dir)
     if record:
         counters = read_meta(g.checkpoint).get("counters") or {}

@@ -77,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
                                     "mode coverage")
     e.add_argument("run")
     e.add_argument("--metrics", default="auto",
-                   help="comma-separated: fid,kid,is,pr,dc,swd,modes (auto: modes for 2-D toys, else fid,kid,is,pr,dc)")
+                   help="comma-separated: fid,kid,is,pr,dc,swd,modes (auto: modes for 2-D toys, else fid,kid,is,pr,dc); "
+                        "translation runs: fcn,labels,psnr,ssim,fid,kid (auto: what the data allow)")
+    e.add_argument("--data", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="score on other data than the training data, e.g. --data seed=1 (held-out scenes) or "
+                        "split=test")
     e.add_argument("--n", type=int, default=10_000, help="generated samples (default 10000)")
     e.add_argument("--n-real", type=int, help="reference images (default: the whole dataset)")
     e.add_argument("--seed", type=int, default=0, help="seed of the generated samples' latent codes")
@@ -214,7 +218,8 @@ def cmd_eval(args) -> int:
         raise GanforgeError(f"--n and --batch-size must be ≥ 1, got {args.n} and {args.batch_size}")
     result = api.evaluate(args.run, args.metrics, n=args.n, seed=args.seed, extractor=args.extractor,
                           weights=args.weights, resize=args.resize, device=args.device, batch_size=args.batch_size,
-                          n_real=args.n_real, ema=not args.raw_weights, record=not args.no_record)
+                          n_real=args.n_real, ema=not args.raw_weights, record=not args.no_record,
+                          data=args.data)
     print(format_table(result))
     if not args.no_record:
         print(f"appended to {os.path.join(args.run, 'metrics.jsonl')}; plot: {os.path.join(args.run, 'scores.png')}")
