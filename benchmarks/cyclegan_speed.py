@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import statistics
 import sys
 import tempfile
 
@@ -22,8 +21,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import device_label, provenance, resolve, write_section  # noqa: E402
-from throughput import GanforgeLoop, time_block  # noqa: E402
+from _speed import add_args, header, publish, row, start, time_loops  # noqa: E402
+from throughput import GanforgeLoop  # noqa: E402
 
 from ganforge.config import load_config  # noqa: E402
 from ganforge.data import build_dataset  # noqa: E402
@@ -85,46 +84,23 @@ class PlainCycleGAN:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--device", default="auto")
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--blocks", type=int, default=7)
-    p.add_argument("--iters", type=int, default=10, help="iterations per timed block")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--quick", action="store_true", help="2 blocks of 2 iterations; writes nothing")
+    add_args(p, blocks=7, iters=10, warmup=3)
     args = p.parse_args(argv)
-    if args.quick:
-        args.blocks, args.iters, args.warmup = 2, 2, 1
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve(args.device)
+    device, label, prov = start(args)
     cfg = config(device, args.batch)
     with tempfile.TemporaryDirectory() as tmp:
         loops = {"plain": PlainCycleGAN(cfg, device), "ganforge": GanforgeLoop(cfg, os.path.join(tmp, "run"))}
-        for loop in loops.values():
-            time_block(loop, args.warmup, device)
-        times = {k: [] for k in loops}
-        for _ in range(args.blocks):
-            for k, loop in loops.items():
-                times[k].append(time_block(loop, args.iters, device))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    paired = statistics.median(g / s for g, s in zip(times["ganforge"], times["plain"]))
-    spread = max(max(v) / min(v) for v in times.values())
+        s = time_loops(loops, device, args)
     g, d = cfg.generator, cfg.discriminator
     name = (f"digits-ab 32², 2 × ResNet G ngf {g.channels}/{g.n_blocks} blocks, 2 × PatchGAN {d.channels}/"
             f"n_layers {d.n_layers}, pools {cfg.method.pool_size}, batch {args.batch}")
-    rows = ["| config | plain ms/it | ganforge ms/it | **ganforge / plain** (paired) | block spread |",
-            "|---|---:|---:|---:|---:|",
-            f"| {name} | {1e3 * med['plain']:.1f} | {1e3 * med['ganforge']:.1f} | "
-            f"**{med['ganforge'] / med['plain']:.2f}×** ({paired:.2f}×) | {spread:.2f} |"]
+    rows = [*header(), row(name, s)]
     print("\n".join(rows), flush=True)
-    if not args.quick:
-        write_section(f"CycleGAN iteration cost — {device_label(device)}",
-                      f"{provenance()}\n\n" + "\n".join(rows) + "\n\nOne CycleGAN iteration of the "
-                      "`cyclegan-digits` preset through `Trainer.iteration` over the same networks, image pools, "
-                      "batch and optimisers in a hand-written plain-PyTorch loop (the official "
-                      "optimize_parameters); target ≤ 1.05×. Medians of interleaved blocks; paired = median of the "
-                      "per-block ratios.")
+    publish(args, f"CycleGAN iteration cost — {label}", prov, rows,
+            "One CycleGAN iteration of the `cyclegan-digits` preset through `Trainer.iteration` over the same "
+            "networks, image pools, batch and optimisers in a hand-written plain-PyTorch loop (the official "
+            "optimize_parameters); target ≤ 1.05×.")
     return 0
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import statistics
 import sys
 import tempfile
 
@@ -25,8 +24,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import device_label, provenance, resolve, write_section  # noqa: E402
-from throughput import CONFIGS, GanforgeLoop, PlainLoop, preset, time_block  # noqa: E402
+from _speed import add_args, publish, start, time_loops  # noqa: E402
+from throughput import CONFIGS, GanforgeLoop, PlainLoop, preset  # noqa: E402
 
 from ganforge.config import load_config  # noqa: E402
 
@@ -88,35 +87,16 @@ def bench(name: str, device, args) -> dict:
         loops = {"standard": PlainLoop(preset(name, device), device),
                  "naive": NaiveEGAN(preset(name, device), device),
                  "ganforge": GanforgeLoop(egan_config(name, device), os.path.join(tmp, "egan"))}
-        for loop in loops.values():
-            time_block(loop, args.warmup, device)
-        times = {k: [] for k in loops}
-        for _ in range(args.blocks):
-            for k, loop in loops.items():
-                times[k].append(time_block(loop, args.iters, device))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    return {"name": name, "ms": {k: 1e3 * v for k, v in med.items()},
-            "naive": med["naive"] / med["standard"], "ganforge": med["ganforge"] / med["standard"],
-            "paired": statistics.median(g / s for g, s in zip(times["ganforge"], times["standard"])),
-            "spread": max(max(v) / min(v) for v in times.values())}
+        s = time_loops(loops, device, args, base="standard")
+    return {**s, "name": name, "naive": s["ms"]["naive"] / s["ms"]["standard"], "ganforge": s["ratio"]}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--device", default="auto")
     p.add_argument("--configs", default="dcgan32-c32-b64,dcgan32-c64-b64")
-    p.add_argument("--blocks", type=int, default=5)
-    p.add_argument("--iters", type=int, default=10, help="iterations per timed block")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--quick", action="store_true", help="2 blocks of 2 iterations; writes nothing")
+    add_args(p, blocks=5, iters=10, warmup=3)
     args = p.parse_args(argv)
-    if args.quick:
-        args.blocks, args.iters, args.warmup = 2, 2, 1
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve(args.device)
-    label, prov = device_label(device), provenance()
+    device, label, prov = start(args)
     rows = ["| config | standard ms/it | naive E-GAN ms/it | ganforge E-GAN ms/it | naive / standard "
             "| **ganforge / standard** (paired) | block spread |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name in args.configs.split(","):
@@ -124,12 +104,9 @@ def main(argv=None) -> int:
         rows.append(f"| {name} | {r['ms']['standard']:.1f} | {r['ms']['naive']:.1f} | {r['ms']['ganforge']:.1f} "
                     f"| {r['naive']:.2f}× | **{r['ganforge']:.2f}×** ({r['paired']:.2f}×) | {r['spread']:.2f} |")
         print(rows[-1], flush=True)
-    if not args.quick:
-        write_section(f"E-GAN iteration cost — {label}",
-                      f"{prov}\n\n" + "\n".join(rows) + "\n\nOne E-GAN iteration (μ = 1, three mutations, n_D = 1, "
-                      "evaluation batch = training batch) over one standard GAN iteration of the same DCGAN "
-                      "networks and batch; target ≤ 3.0×. Medians of interleaved blocks; paired = median of the "
-                      "per-block ratios.")
+    publish(args, f"E-GAN iteration cost — {label}", prov, rows,
+            "One E-GAN iteration (μ = 1, three mutations, n_D = 1, evaluation batch = training batch) over one "
+            "standard GAN iteration of the same DCGAN networks and batch; target ≤ 3.0×.")
     return 0
 
 

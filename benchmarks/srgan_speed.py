@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 
@@ -23,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import device_label, provenance, resolve, write_section  # noqa: E402
-from throughput import GanforgeLoop, time_block  # noqa: E402
+from _speed import add_args, header, publish, row, start, time_loops  # noqa: E402
+from throughput import GanforgeLoop  # noqa: E402
 
 from ganforge.config import load_config  # noqa: E402
 from ganforge.data import build_dataset  # noqa: E402
@@ -84,46 +83,21 @@ def bench(stage: int, device, args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         loops = {"plain": PlainSR(config(stage, device), stage, device),
                  "ganforge": GanforgeLoop(config(stage, device), os.path.join(tmp, "srgan"))}
-        for loop in loops.values():
-            time_block(loop, args.warmup, device)
-        times = {k: [] for k in loops}
-        for _ in range(args.blocks):
-            for k, loop in loops.items():
-                times[k].append(time_block(loop, args.iters, device))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    return {"ms": {k: 1e3 * v for k, v in med.items()}, "ratio": med["ganforge"] / med["plain"],
-            "paired": statistics.median(g / p for g, p in zip(times["ganforge"], times["plain"])),
-            "spread": max(max(v) / min(v) for v in times.values())}
+        return time_loops(loops, device, args)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--device", default="auto")
-    p.add_argument("--blocks", type=int, default=7)
-    p.add_argument("--iters", type=int, default=5, help="iterations per timed block")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--quick", action="store_true", help="2 blocks of 2 iterations; writes nothing")
+    add_args(p, blocks=7, iters=5, warmup=3)
     args = p.parse_args(argv)
-    if args.quick:
-        args.blocks, args.iters, args.warmup = 2, 2, 1
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve(args.device)
-    label, prov = device_label(device), provenance()
-    rows = ["| srgan-photos (batch 16, 8² → 32², G 6 blocks × 32, D 16 / dense 256) | plain ms/it | ganforge ms/it "
-            "| **ganforge / plain** (paired) | block spread |", "|---|---:|---:|---:|---:|"]
+    device, label, prov = start(args)
+    rows = header("srgan-photos (batch 16, 8² → 32², G 6 blocks × 32, D 16 / dense 256)")
     for stage, name in ((1, "stage 1: SRResNet-MSE"), (2, "stage 2: SRGAN (feature content loss)")):
-        r = bench(stage, device, args)
-        rows.append(f"| {name} | {r['ms']['plain']:.1f} | {r['ms']['ganforge']:.1f} | **{r['ratio']:.2f}×** "
-                    f"({r['paired']:.2f}×) | {r['spread']:.2f} |")
+        rows.append(row(name, bench(stage, device, args)))
         print(rows[-1], flush=True)
-    if not args.quick:
-        write_section(f"SRGAN iteration cost — {label}",
-                      f"{prov}\n\n" + "\n".join(rows) + "\n\nOne `Trainer.iteration` of the srgan-photos preset "
-                      "against a plain-PyTorch loop of the same SRResNet, SRGAN discriminator and content network "
-                      "(`benchmarks/srgan_speed.py`); target ≤ 1.05×. Medians of interleaved blocks; paired = median "
-                      "of the per-block ratios.")
+    publish(args, f"SRGAN iteration cost — {label}", prov, rows,
+            "One `Trainer.iteration` of the srgan-photos preset against a plain-PyTorch loop of the same SRResNet, "
+            "SRGAN discriminator and content network (`benchmarks/srgan_speed.py`); target ≤ 1.05×.")
     return 0
 
 
