@@ -22,6 +22,8 @@ import torch
 from _common import device_label, provenance, resolve, write_section
 from throughput import time_block
 
+from ganforge.config import load_config
+
 NOTE = "Medians of interleaved blocks; paired = median of the per-block ratios."
 
 
@@ -33,6 +35,13 @@ def add_args(p: argparse.ArgumentParser, blocks: int, iters: int, warmup: int) -
     p.add_argument("--warmup", type=int, default=warmup)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="2 blocks of 2 iterations; writes nothing")
+
+
+def load_preset(name: str, device, *overrides: str):
+    """The preset `name` for timing: `overrides` plus on `device`, endless, no progress bar, TensorBoard or
+    evaluation."""
+    return load_config(name, [*overrides, f"train.device={device}", "train.steps=1000000000", "train.progress=false",
+                              "train.tensorboard=false", "train.eval_every=0"])
 
 
 def start(args) -> tuple:

@@ -21,20 +21,13 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _speed import add_args, header, publish, row, start, time_loops  # noqa: E402
+from _speed import add_args, header, load_preset, publish, row, start, time_loops  # noqa: E402
 from throughput import GanforgeLoop  # noqa: E402
 
-from ganforge.config import load_config  # noqa: E402
 from ganforge.data import build_dataset  # noqa: E402
 from ganforge.models.patchgan import PatchGANDiscriminator  # noqa: E402
 from ganforge.models.resnet_translator import ResnetTranslator  # noqa: E402
 from ganforge.nn.image_pool import ImagePool  # noqa: E402
-
-
-def config(device, batch: int, steps: int = 10**9):
-    return load_config("cyclegan-digits", [
-        f"train.batch_size={batch}", f"train.device={device}", f"train.steps={steps}", "train.progress=false",
-        "train.tensorboard=false", "train.eval_every=0"])
 
 
 class PlainCycleGAN:
@@ -88,7 +81,7 @@ def main(argv=None) -> int:
     add_args(p, blocks=7, iters=10, warmup=3)
     args = p.parse_args(argv)
     device, label, prov = start(args)
-    cfg = config(device, args.batch)
+    cfg = load_preset("cyclegan-digits", device, f"train.batch_size={args.batch}")
     with tempfile.TemporaryDirectory() as tmp:
         loops = {"plain": PlainCycleGAN(cfg, device), "ganforge": GanforgeLoop(cfg, os.path.join(tmp, "run"))}
         s = time_loops(loops, device, args)

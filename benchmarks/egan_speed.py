@@ -24,10 +24,9 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _speed import add_args, publish, start, time_loops  # noqa: E402
+from _speed import add_args, load_preset, publish, start, time_loops  # noqa: E402
 from throughput import CONFIGS, GanforgeLoop, PlainLoop, preset  # noqa: E402
 
-from ganforge.config import load_config  # noqa: E402
 
 MUTATIONS = (lambda d: F.softplus(-d).mean(), lambda d: -F.softplus(d).mean(),
              lambda d: ((torch.sigmoid(d) - 1) ** 2).mean())
@@ -76,10 +75,8 @@ class NaiveEGAN(PlainLoop):
 
 def egan_config(name: str, device):
     res, ch, bs = CONFIGS[name]
-    return load_config("egan-mnist", [
-        f"data.resolution={res}", f"generator.channels={ch}", f"discriminator.channels={ch}",
-        f"train.batch_size={bs}", f"train.device={device}", "train.steps=1000000000", "method.d_steps=1",
-        "train.progress=false", "train.tensorboard=false", "train.eval_every=0"])
+    return load_preset("egan-mnist", device, f"data.resolution={res}", f"generator.channels={ch}",
+                       f"discriminator.channels={ch}", f"train.batch_size={bs}", "method.d_steps=1")
 
 
 def bench(name: str, device, args) -> dict:

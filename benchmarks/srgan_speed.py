@@ -22,19 +22,16 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _speed import add_args, header, publish, row, start, time_loops  # noqa: E402
+from _speed import add_args, header, load_preset, publish, row, start, time_loops  # noqa: E402
 from throughput import GanforgeLoop  # noqa: E402
 
-from ganforge.config import load_config  # noqa: E402
 from ganforge.data import build_dataset  # noqa: E402
 from ganforge.methods.srgan import content_features, load_content_net  # noqa: E402
 from ganforge.models.srresnet import SRGANDiscriminator, SRResNet  # noqa: E402
 
 
 def config(stage: int, device):
-    return load_config("srgan-photos", [
-        f"method.pretrain_steps={10 ** 9 if stage == 1 else 0}", f"train.device={device}", "train.steps=1000000000",
-        "train.progress=false", "train.tensorboard=false", "train.eval_every=0"])
+    return load_preset("srgan-photos", device, f"method.pretrain_steps={10 ** 9 if stage == 1 else 0}")
 
 
 class PlainSR:
