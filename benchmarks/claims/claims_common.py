@@ -251,6 +251,11 @@ def verdict_block(parts: Sequence[Tuple[Optional[str], str, str, str]]) -> str:
     return "\n".join(lines)
 
 
+def mean_of(rows: Sequence[dict], key: str) -> float:
+    """Mean of `row[key]` over the per-seed result rows."""
+    return sum(r[key] for r in rows) / len(rows)
+
+
 def pct(x: Optional[float], fmt: str = "{:.0f}") -> str:
     return "—" if x is None else fmt.format(x) + " %"
 

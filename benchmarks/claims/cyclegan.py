@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from claims_common import (DIRECTION, NOT_REPRODUCED, REPRODUCED, command_line, make_results,  # noqa: E402
-                           publish, script_cli_render, verdict_block)
+                           mean_of, publish, script_cli_render, verdict_block)
 
 from ganforge.config import load_config  # noqa: E402
 from ganforge.train import Trainer  # noqa: E402
@@ -94,10 +94,6 @@ def measure(args) -> None:
 
 
 # -- rendering ----------------------------------------------------------------------------------------------------------
-def _mean(rows, key):
-    return sum(r[key] for r in rows) / len(rows)
-
-
 def render(results):
     n = results["numbers"]
     paper = ("Table 4 / Fig. 7 (Cityscapes labels ↔ photo, FCN-score): GAN alone and cycle alone are much worse "
@@ -118,7 +114,7 @@ def render(results):
 
 
 def verdicts(n):
-    acc = {k: _mean(n["rows"][k], "label_acc") for k in ROWS}
+    acc = {k: mean_of(n["rows"][k], "label_acc") for k in ROWS}
     with_cycle = min(acc["full"], acc["gan_fwd"])
     parts = []
     ok = acc["gan"] < 0.3 and with_cycle > 0.6

@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from claims_common import (DIRECTION, NOT_REPRODUCED, REPRODUCED, command_line, make_results,  # noqa: E402
-                           publish, script_cli_render, verdict_block)
+                           mean_of, publish, script_cli_render, verdict_block)
 
 from ganforge.config import load_config  # noqa: E402
 from ganforge.data.toy_domains import MODES_A, MODES_B, assign_modes, centers  # noqa: E402
@@ -136,10 +136,6 @@ def measure(args) -> None:
 
 
 # -- rendering ----------------------------------------------------------------------------------------------------------
-def _mean(rows, key):
-    return sum(r[key] for r in rows) / len(rows)
-
-
 def render(results):
     n = results["numbers"]
     paper = ("§4.1, Fig. 3 (2-D toy, A: 5 modes, B: 10 modes; no code in the official repository): the standard GAN "
@@ -162,8 +158,8 @@ def render(results):
 
 
 def verdicts(n):
-    inj = {a: _mean(n["rows"][a], "injectivity") for a in ARCHS}
-    hit = {a: _mean(n["rows"][a], "modes_hit") for a in ARCHS}
+    inj = {a: mean_of(n["rows"][a], "injectivity") for a in ARCHS}
+    hit = {a: mean_of(n["rows"][a], "modes_hit") for a in ARCHS}
     parts = []
     ok = inj["discogan"] > inj["gan"]
     full = all(r["injectivity"] == MODES_A for r in n["rows"]["discogan"])
