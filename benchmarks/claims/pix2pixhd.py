@@ -125,7 +125,23 @@ def score(generator, batch, pix2pixhd: bool, segmenter, pairs) -> dict:
     seg = segmentation_scores(hist)
     keep, regions, bounds = pairs
     return {"pixel_acc": seg["pixel_acc"], "class_iou": seg["class_iou"], "class_acc": seg.get("class_acc"),
-            "boundary": boundary_fscore(out[keep], regions, bounds)}
+            "boundary": boundary_fscore(out[keep], regions, bounds), "images": out[keep][:8]}
+
+
+def picture(test, pairs, images, path: str) -> str:
+    """Held-out scenes with two touching same-class objects (the first 8 the boundary columns score): label map |
+    instance boundary map | each run in table order | target."""
+    from ganforge.methods.translation import as_display
+    from ganforge.models.pix2pixhd import get_edges
+    from ganforge.utils.images import save_grid
+
+    keep = pairs[0]
+    x, inst = test.x[keep][:8], test.attrs["instance"][keep][:8]
+    size = tuple(images[0].shape[-2:])
+    cols = [as_display(x, size), get_edges(inst).float().repeat(1, 3, 1, 1) * 2 - 1] + list(images)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    save_grid(torch.stack(cols, 1).flatten(0, 1), path, nrow=len(cols))
+    return os.path.relpath(path, REPO)
 
 
 def claim(args) -> None:
@@ -137,15 +153,18 @@ def claim(args) -> None:
     pairs = pair_boundaries(test.mask, test.attrs["instance"])
     trainers = [(name, preset, train(name, preset, over, args.steps, args.threads)) for name, preset, over in VARIANTS]
     segmenter = load_segmenter("scenes")  # after training: a missing segmenter fails here, the runs are kept
-    rows = []
+    rows, pictures = [], []
     for name, preset, t in trainers:
         row = {"run": name, "seconds": t.seconds, **score(t.method.generator, test, preset.startswith("pix2pixhd"),
                                                            segmenter, pairs)}
+        pictures.append(row.pop("images"))
         rows.append(row)
         print(row, flush=True)
     real = score(None, test, True, segmenter, pairs)
+    pictures.append(real.pop("images"))
+    fig = picture(test, pairs, pictures, os.path.join(REPO, "docs", "img", "pix2pixhd-touching.png"))
     numbers = {"steps": args.steps, "batch": 8, "resolution": 32, "eval_n": args.eval_n, "pairs": len(pairs[0]),
-               "threshold": THRESHOLD, "rows": rows, "real": real}
+               "threshold": THRESHOLD, "rows": rows, "real": real, "figure": fig}
     publish(make_results("pix2pixhd", __file__, "pix2pixhd", TITLE, command_line(), numbers))
 
 
@@ -188,7 +207,9 @@ def render(results: dict):
             f"(edges: Sobel magnitude > {n['threshold']}). pix2pixHD runs use the pix2pixhd-shapes preset (G1 only, "
             f"2-scale D, LSGAN, FM λ 10, perceptual loss on the shipped shapes evaluator instead of the paper's "
             f"VGG19 — no ImageNet weights offline); the pix2pix run its own preset (U-Net, PatchGAN, L1 λ 100) on the "
-            f"same touching data. pix2pixHD is evaluated with the data's instance maps. Runs: runs/claims/pix2pixhd-*.")
+            f"same touching data. pix2pixHD is evaluated with the data's instance maps. Runs: runs/claims/pix2pixhd-*."
+            + (f" Picture (held-out scenes with a touching same-class pair: label map | instance boundary map | runs "
+               f"in table order | real image): `{n['figure']}`." if n.get("figure") else ""))
     return PAPER, "\n".join(rows + ["", note]), verdict_block(verdicts(n))
 
 
