@@ -10,7 +10,9 @@ one object (what dcgan-shapes learns) and half with 1-3 overlapping objects (so 
 is augmented with random shifts, a random blur and Gaussian noise, because generated images have softer edges and
 noise that the procedural ones lack. `--name scenes` trains the segmenter of the textured scenes of the
 ``shapes-labels`` translation data instead (class head only; 1-3 objects, half of them with touching same-class
-pairs; held out: seeds 1 and 2), the FCN-score's network (pix2pix, Isola et al. 2017, §4.2). Held out: scenes drawn with seed 1 (one object) and seed 2 (1-3 objects),
+pairs; held out: seeds 1 and 2; augmented with permuted colour channels and grey images and without blur, so
+that it reads shape and texture, not the classes' typical colours, and blurred scenes are not read as sharp ones),
+the FCN-score's network (pix2pix, Isola et al. 2017, §4.2). Held out: scenes drawn with seed 1 (one object) and seed 2 (1-3 objects),
 disjoint random streams. The mean IoU written to the JSON card is re-measured after reloading the saved file with
 load_segmenter, i.e. exactly as users (and tests/test_dissect_segmenter.py) get it.
 """
@@ -66,8 +68,11 @@ def load_data(specs, resolution: int):
     return x, torch.stack([mask, color_labels(x, mask)], 1)
 
 
-def augment(x: torch.Tensor, mask: torch.Tensor, gen: torch.Generator, shift: int = 2):
-    """Same random integer shift for image and mask (border repeated), random 3×3 blur, Gaussian noise."""
+def augment(x: torch.Tensor, mask: torch.Tensor, gen: torch.Generator, shift: int = 2, blur: bool = True,
+            recolour: bool = False):
+    """Same random integer shift for image and mask (border repeated), random 3×3 blur, Gaussian noise; with
+    `recolour`, each image's RGB channels in a random order and a third of the images in grey, so that colour
+    says nothing about the class (the scenes segmenter must read shape and texture)."""
     n, _, h, w = x.shape
     if shift:
         px = F.pad(x, (shift,) * 4, mode="replicate")
@@ -75,13 +80,19 @@ def augment(x: torch.Tensor, mask: torch.Tensor, gen: torch.Generator, shift: in
         dx, dy = (torch.randint(0, 2 * shift + 1, (n,), generator=gen) for _ in range(2))
         x = torch.stack([px[i, :, dy[i]: dy[i] + h, dx[i]: dx[i] + w] for i in range(n)])
         mask = torch.stack([pm[i, :, dy[i]: dy[i] + h, dx[i]: dx[i] + w] for i in range(n)])
-    blur = torch.rand(n, 1, 1, 1, generator=gen) * 0.6
-    x = (1 - blur) * x + blur * F.avg_pool2d(F.pad(x, (1,) * 4, mode="replicate"), 3, 1)
+    if blur:
+        amount = torch.rand(n, 1, 1, 1, generator=gen) * 0.6
+        x = (1 - amount) * x + amount * F.avg_pool2d(F.pad(x, (1,) * 4, mode="replicate"), 3, 1)
+    if recolour:
+        order = torch.stack([torch.randperm(3, generator=gen) for _ in range(n)])
+        x = torch.gather(x, 1, order[:, :, None, None].expand(-1, -1, h, w))
+        grey = torch.rand(n, 1, 1, 1, generator=gen) < 1 / 3
+        x = torch.where(grey, x.mean(1, keepdim=True).expand_as(x), x)
     noise = torch.rand(n, 1, 1, 1, generator=gen) * 0.08
     return (x + noise * torch.randn(x.shape, generator=gen)).clamp(-1, 1), mask
 
 
-def train(model, x, mask, epochs: int, batch_size: int, lr: float, seed: int) -> None:
+def train(model, x, mask, epochs: int, batch_size: int, lr: float, seed: int, **aug) -> None:
     """AdamW, one-cycle schedule, per-pixel cross-entropy of both heads."""
     gen = torch.Generator().manual_seed(seed)
     steps = epochs * math.ceil(len(x) / batch_size)
@@ -92,7 +103,7 @@ def train(model, x, mask, epochs: int, batch_size: int, lr: float, seed: int) ->
         perm, total = torch.randperm(len(x), generator=gen), 0.0
         for i in range(0, len(x), batch_size):
             idx = perm[i: i + batch_size]
-            xb, mb = augment(x[idx], mask[idx], gen)
+            xb, mb = augment(x[idx], mask[idx], gen, **aug)
             logits = model.head_logits(xb)
             loss = F.cross_entropy(logits["class"], mb[:, 0])
             if "color" in logits:
@@ -160,7 +171,8 @@ def main(argv=None) -> int:
     model = SegmenterNet(SegmenterConfig(args.name, list(MASK_CLASSES), resolution=32,
                                          extra_heads={} if scenes else {"color": COLOR_CLASSES}))
     start = time.time()
-    train(model, x, mask, args.epochs, args.batch_size, args.lr, args.seed)
+    aug = {"blur": False, "recolour": True} if scenes else {}  # scenes: read shape and texture, not colour or blur
+    train(model, x, mask, args.epochs, args.batch_size, args.lr, args.seed, **aug)
     seconds = time.time() - start
     command = " ".join(["python scripts/train_segmenter.py"] + (argv if argv is not None else sys.argv[1:]))
     data_cls = "ShapesPairsConfig" if scenes else "ShapesConfig"
@@ -171,7 +183,9 @@ def main(argv=None) -> int:
                      "held_out": {k: f"{data_cls}({', '.join(f'{a}={b}' for a, b in s.items())})"
                                   for k, s in held_specs.items()}},
             "training": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": "AdamW",
-                         "schedule": "one-cycle", "augmentation": "shift ±2px, blur, Gaussian noise",
+                         "schedule": "one-cycle",
+                         "augmentation": "shift ±2px, channel order permuted, 1/3 grey, Gaussian noise (no blur)"
+                         if scenes else "shift ±2px, blur, Gaussian noise",
                          "seed": args.seed, "threads": args.threads, "seconds": round(seconds, 1),
                          "torch": torch.__version__, "command": command},
             "parameters": sum(t.numel() for t in model.parameters())}

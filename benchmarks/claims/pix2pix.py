@@ -19,6 +19,7 @@ the shipped shapes evaluator's features as a realism check beside the FCN-score.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -26,6 +27,7 @@ import tempfile
 import time
 
 import torch
+from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from claims_common import (DIRECTION, NOT_REPRODUCED, REPRODUCED, command_line, compare_means,  # noqa: E402
@@ -79,20 +81,22 @@ def run(key, overrides, args, data_cfg, data, seed: int) -> dict:
     """Train one row with one seed (or load its generator from --cache, written by an earlier run of the same
     settings)."""
     cfg = load_config("pix2pix-shapes-labels", base(args.steps, seed) + overrides)
-    cached = os.path.join(args.cache, f"{key}-{args.steps}-{seed}.pt") if args.cache else None
+    cached = os.path.join(args.cache, f"{key}-{args.steps}-{seed}") if args.cache else None  # .safetensors + .json
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, run_dir=tmp)
-        if cached and os.path.exists(cached):
-            saved = torch.load(cached)
-            trainer.method.generator.load_state_dict(saved["generator"])
-            seconds = saved["seconds"]
+        if cached and os.path.exists(cached + ".safetensors"):
+            trainer.method.generator.load_state_dict(load_file(cached + ".safetensors"))
+            seconds = json.load(open(cached + ".json"))["seconds"]
         else:
             trainer.fit()
             seconds = time.perf_counter() - t0
             if cached:
                 os.makedirs(args.cache, exist_ok=True)
-                torch.save({"generator": trainer.method.generator.state_dict(), "seconds": seconds}, cached)
+                save_file({k: v.contiguous() for k, v in trainer.method.generator.state_dict().items()},
+                          cached + ".safetensors")
+                with open(cached + ".json", "w") as f:
+                    json.dump({"seconds": seconds}, f)
     if args.train_only:
         print(f"{key}: trained in {seconds:.0f} s, kept in {cached}", flush=True)
         return {}
