@@ -38,6 +38,22 @@ def _levels(resolution: int) -> int:
     return n
 
 
+class _FeatureStackD(Discriminator):
+    """A discriminator as `first`, then `hidden` layers whose outputs are its features (DiscoGAN's feature
+    matching reads them), then `out`: the logit (N)."""
+
+    def forward_with_features(self, x: torch.Tensor, y=None) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        h = self.first(x)
+        feats = []
+        for layer in self.hidden:
+            h = layer(h)
+            feats.append(h)
+        return self.out(h).flatten(), feats
+
+    def forward(self, x: torch.Tensor, y=None) -> torch.Tensor:
+        return self.forward_with_features(x)[0]
+
+
 class DiscoGANGenerator(Translator):
     """DiscoGAN's encoder-decoder generator (official `Generator`); tanh output (see the module docstring)."""
 
@@ -65,7 +81,7 @@ class DiscoGANGenerator(Translator):
         return {"bottleneck": self.encoder[-1]}
 
 
-class DiscoGANDiscriminator(Discriminator):
+class DiscoGANDiscriminator(_FeatureStackD):
     """DiscoGAN's discriminator (official `Discriminator`): one logit per image, and the hidden activations after
     the first layer for feature matching."""
 
@@ -79,17 +95,6 @@ class DiscoGANDiscriminator(Discriminator):
             for a, b in zip(widths[:-1], widths[1:]))
         self.out = nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False)
         normal_init(self)
-
-    def forward_with_features(self, x: torch.Tensor, y=None) -> Tuple[torch.Tensor, List[torch.Tensor]]:
-        h = self.first(x)
-        feats = []
-        for layer in self.hidden:
-            h = layer(h)
-            feats.append(h)
-        return self.out(h).flatten(), feats
-
-    def forward(self, x: torch.Tensor, y=None) -> torch.Tensor:
-        return self.forward_with_features(x)[0]
 
 
 # -- the 2-D toy (paper §4.1; no official code) -----------------------------------------------------------------------
@@ -114,7 +119,7 @@ class DiscoGANMLPGenerator(Translator):
         return self.net(x)
 
 
-class DiscoGANMLPDiscriminator(Discriminator):
+class DiscoGANMLPDiscriminator(_FeatureStackD):
     """MLP discriminator for the toy domains: `depth` hidden layers (LReLU 0.2; batch norm after the first, as the
     image D), one logit; the hidden activations after the first are its features for feature matching."""
 
@@ -126,17 +131,6 @@ class DiscoGANMLPDiscriminator(Discriminator):
                           nn.BatchNorm1d(width) if batchnorm else nn.Identity(), nn.LeakyReLU(0.2, True))
             for _ in range(depth - 1))
         self.out = nn.Linear(width, 1)
-
-    def forward_with_features(self, x: torch.Tensor, y=None):
-        h = self.first(x)
-        feats = []
-        for layer in self.hidden:
-            h = layer(h)
-            feats.append(h)
-        return self.out(h).flatten(), feats
-
-    def forward(self, x: torch.Tensor, y=None) -> torch.Tensor:
-        return self.forward_with_features(x)[0]
 
 
 # -- registration ---------------------------------------------------------------------------------------------------
