@@ -20,9 +20,13 @@ def add_style_parsers(sub) -> None:
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--out", default="mixing.png")
 
-    t = sub.add_parser("truncate", help="truncation sweep of a StyleGAN run: one column per ψ")
+    t = sub.add_parser("truncate", help="truncation sweep of a StyleGAN or BigGAN run: one column per ψ")
     t.add_argument("run")
-    t.add_argument("--psi", default="-1,-0.5,0,0.5,1", help="comma-separated ψ values")
+    t.add_argument("--psi", help="comma-separated ψ values (StyleGAN, default -1,-0.5,0,0.5,1: w' = w̄ + ψ(w − w̄); "
+                                 "BigGAN, default 2,1,0.5,0.25: the threshold in (0, 2] beyond which z is re-drawn)")
+    t.add_argument("--class", dest="cls", type=int, help="BigGAN: the class of every row (default: row i is class i)")
+    t.add_argument("--standing", type=int, default=0,
+                   help="BigGAN: recompute BN standing statistics per ψ from this many batches (default 0: off)")
     t.add_argument("--n", type=int, default=6, help="rows (seeds)")
     t.add_argument("--cutoff", type=int, help="truncate layers below this index (default: the run's; 0 = all)")
     t.add_argument("--seed", type=int, default=0)
@@ -70,14 +74,32 @@ def cmd_truncate(args) -> int:
     from .latent.style import truncation_sweep
     from .utils.figure import save_labelled_grid
 
-    psis = _float_list(args.psi)
+    g = api.load(args.run)
+    if getattr(g.generator, "truncation_trick", None) == "resample":
+        return _truncate_resampled(args, g)
+    psis = _float_list(args.psi or "-1,-0.5,0,0.5,1")
     if not psis or args.n < 1:
         raise GanforgeError("--psi needs at least one value and --n must be ≥ 1")
-    g = api.load(args.run)
     imgs = truncation_sweep(g.generator, psis, args.n, args.seed, args.cutoff)
     print(save_labelled_grid(imgs, args.out, len(psis), row_labels=[f"seed {args.seed}, #{i}" for i in range(args.n)],
                              col_labels=[f"ψ = {p:g}" for p in psis],
                              title="Truncation in W: w' = w̄ + ψ (w − w̄)"))
+    print("columns: ψ = " + ", ".join(f"{p:g}" for p in psis))
+    return 0
+
+
+def _truncate_resampled(args, g) -> int:
+    """BigGAN's truncation (§3.1): ψ is the bound on |z|; values beyond it are re-drawn."""
+    from .latent.truncation import truncation_sweep_resampled
+    from .utils.figure import save_labelled_grid
+
+    psis = _float_list(args.psi or "2,1,0.5,0.25")
+    if not psis or args.n < 1 or args.standing < 0:
+        raise GanforgeError("--psi needs at least one value, --n must be ≥ 1 and --standing ≥ 0")
+    imgs, y = truncation_sweep_resampled(g.generator, psis, args.n, args.seed, args.cls, args.standing)
+    rows = [f"#{i}" + ("" if y is None else f", class {int(y[i])}") for i in range(args.n)]
+    print(save_labelled_grid(imgs, args.out, len(psis), row_labels=rows, col_labels=[f"ψ = {p:g}" for p in psis],
+                             title="Truncation by resampling: |z| > ψ re-drawn"))
     print("columns: ψ = " + ", ".join(f"{p:g}" for p in psis))
     return 0
 
