@@ -253,3 +253,20 @@ def test_feature_matching_generator_loss_is_the_mean_feature_gap_and_closes_it(t
     assert all(torch.equal(a, b) for a, b in zip(d_before, D.parameters()))  # G steps leave D alone
     g1 = gap(1)
     assert g1 < 0.6 * before, (before, g1)  # measured on codes it never trained on
+
+
+def test_lazy_r1_pays_k_times_the_penalty_on_every_kth_discriminator_step():
+    """Lazy regularisation (StyleGAN2 App. B): with r1_every = k, D steps 0, k, 2k … add k·γ/2·E‖∇D(x)‖² and the
+    steps between add nothing — the same penalty on average at 1/k of its cost."""
+    real, y = _acgan_batch()
+    gamma, k = 4.0, 3
+    plain, lazy = _acgan()[0], _acgan(r1_gamma=gamma, r1_every=k)[0]
+    for step in range(2 * k):
+        d_now = copy.deepcopy(lazy.discriminator)
+        plain.discriminator.load_state_dict(d_now.state_dict())
+        torch.manual_seed(step)
+        base = plain.d_step(real, y)
+        torch.manual_seed(step)
+        got = lazy.d_step(real, y)
+        penalty = k * gamma / 2 * _input_grad(d_now, real).pow(2).sum(1).mean().item() if step % k == 0 else 0.0
+        assert (got - base).item() == pytest.approx(penalty, rel=1e-4, abs=1e-6), step

@@ -6,7 +6,8 @@ update. The objective is a choice of costs on D's outputs (losses.py): the minim
 least squares (LSGAN, Mao et al. 2017), hinge (Lim & Ye 2017) or Wasserstein (Arjovsky et al. 2017) — plus
 switchable regularisers and tricks, each from its paper:
 
-* `gp_weight`: WGAN-GP gradient penalty λ (Gulrajani et al. 2017); `r1_gamma`: R1 (Mescheder et al. 2018);
+* `gp_weight`: WGAN-GP gradient penalty λ (Gulrajani et al. 2017); `r1_gamma`: R1 (Mescheder et al. 2018), on
+  every `r1_every`-th D step with weight ×`r1_every` (lazy regularisation, Karras et al. 2020, App. B);
   `drift`: ε·E[D(x)²] (Karras et al. 2018, App. A.1);
 * `label_smoothing`: one-sided label smoothing, real target α < 1 (Salimans et al. 2016, §3.4);
 * `feature_matching`: G matches the batch mean of D's last hidden features (Salimans et al. 2016, §3.1);
@@ -42,6 +43,7 @@ class StandardConfig:
     optimizer: str = "adam"  # adam | rmsprop
     gp_weight: float = 0.0
     r1_gamma: float = 0.0
+    r1_every: int = 1  # lazy R1 (Karras et al. 2020, StyleGAN2 App. B): the penalty on every k-th D step, ×k
     drift: float = 0.0
     label_smoothing: float = 1.0  # target of real samples in the bce D loss; 1 = none, 0.9 = Salimans et al.
     feature_matching: bool = False
@@ -52,8 +54,8 @@ class StandardConfig:
             raise ConfigError(f"method.g_loss must be one of {sorted(G_LOSSES)}, got {self.g_loss!r}")
         if self.d_loss not in D_LOSSES:
             raise ConfigError(f"method.d_loss must be one of {sorted(D_LOSSES)}, got {self.d_loss!r}")
-        if self.d_steps < 1:
-            raise ConfigError(f"method.d_steps must be ≥ 1, got {self.d_steps}")
+        if self.d_steps < 1 or self.r1_every < 1:
+            raise ConfigError(f"method.d_steps and method.r1_every must be ≥ 1, got {self.d_steps}, {self.r1_every}")
         if len(self.betas) != 2 or len(self.ls_targets) != 3:
             raise ConfigError(f"method.betas needs two values and method.ls_targets three, got {self.betas}, "
                               f"{self.ls_targets}")
@@ -167,8 +169,8 @@ class StandardGAN(Method):
             if real_y is not None and not torch.equal(real_y, fake_y):
                 raise ConfigError("method.gp_weight with a class-conditional D needs matching labels per pair")
             loss = loss + c.gp_weight * gradient_penalty(D, real, fake, real_y)
-        if c.r1_gamma:
-            loss = loss + 0.5 * c.r1_gamma * r1_penalty(D, real, real_y)
+        if c.r1_gamma and self.d_steps % c.r1_every == 0:
+            loss = loss + 0.5 * c.r1_gamma * c.r1_every * r1_penalty(D, real, real_y)
         if c.drift:
             loss = loss + c.drift * (real_scores.float() ** 2).mean()
         if c.historical_averaging:
