@@ -152,13 +152,15 @@ def evaluate(run_dir: str, metrics="auto", n: int = 10_000, seed: int = 0, *, ex
     """Score a run's newest checkpoint (see ganforge.evaluation.evaluate); with `record`, append the scores to
     its metrics.jsonl and redraw its scores.png. `data`: overrides of the run's data section ("seed=1",
     "split=test") to score on other data than the training data, e.g. held-out scenes. Returns the EvalResult."""
-    from .evaluation import append_to_run
+    from .evaluation import append_to_run, wants_probe
     from .evaluation import evaluate as score
 
     g = load(run_dir, device=device, ema=ema)
     data_config = load_config(g.config.to_dict(), [f"data.{o}" for o in data]).data if data else g.config.data
+    disc = load_discriminator(run_dir, device=str(g.device)) if wants_probe(metrics) else None
     result = score(g.generator, data_config, metrics, n=n, seed=seed, extractor=extractor, weights=weights,
-                   resize=resize, device=g.device, batch_size=batch_size, n_real=n_real, cache_dir=cache_dir)
+                   resize=resize, device=g.device, batch_size=batch_size, n_real=n_real, cache_dir=cache_dir,
+                   discriminator=disc)
     if record:
         counters = read_meta(g.checkpoint).get("counters") or {}
         append_to_run(str(run_dir), result, counters)

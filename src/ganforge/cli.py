@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "mode coverage")
     e.add_argument("run")
     e.add_argument("--metrics", default="auto",
-                   help="comma-separated: fid,kid,is,pr,dc,swd,modes (auto: modes for 2-D toys, else fid,kid,is,pr,dc); "
+                   help="comma-separated: fid,kid,is,pr,dc,swd,modes,probe (probe: linear probe of D's features; auto: modes "
+                        "for 2-D toys, else fid,kid,is,pr,dc); "
                         "translation runs: fcn,labels,psnr,ssim,fid,kid (auto: what the data allow)")
     e.add_argument("--data", nargs="+", default=[], metavar="KEY=VALUE",
                    help="score on other data than the training data, e.g. --data seed=1 (held-out scenes) or "

@@ -8,7 +8,9 @@ evaluation both call :func:`evaluate`.
 
 Metric names: ``fid`` (Heusel et al. 2017), ``kid`` (Bińkowski et al. 2018), ``is`` (Salimans et al. 2016),
 ``pr`` (improved precision/recall, Kynkäänniemi et al. 2019), ``dc`` (density/coverage, Naeem et al. 2020),
-``swd`` (Karras et al. 2018), ``modes`` (mode coverage of the toy mixtures, or of Stacked MNIST's 1000 modes).
+``swd`` (Karras et al. 2018), ``modes`` (mode coverage of the toy mixtures, or of Stacked MNIST's 1000 modes),
+``probe`` (held-out class accuracy of a logistic regression on the discriminator's frozen features of labelled real
+images, Chen et al. 2019: scores a discriminator, so it needs one — the Trainer passes its method's).
 """
 from __future__ import annotations
 
@@ -32,12 +34,15 @@ from .metrics.protocol import EvalProtocol, reference_statistics, real_indices
 
 log = logging.getLogger(__name__)
 
-METRICS = ("fid", "kid", "is", "pr", "dc", "swd", "modes")
+METRICS = ("fid", "kid", "is", "pr", "dc", "swd", "modes", "probe")
 ALIASES = {"inception_score": "is", "precision_recall": "pr", "prdc": "dc", "density_coverage": "dc",
-           "mode_coverage": "modes"}
+           "mode_coverage": "modes", "linear_probe": "probe"}
 # The shipped evaluator network that judges each bundled dataset; every other image dataset uses Inception.
 EXTRACTOR_FOR_DATASET = {"mnist5k": "mnist5k", "digits": "mnist5k", "stacked-mnist": "mnist5k", "shapes": "shapes"}
 SWD_MAX_IMAGES = 16_384  # ProGAN's standard set size
+# The linear probe of D's features: 1,000 labelled real images to fit, 1,000 others to test (next-wave.md §6).
+# BatchNorm layers of D normalise by each probe batch's statistics, as D does in training (see metrics.linear_probe).
+PROBE = {"n_train": 1000, "n_test": 1000, "pool": "avg", "C": 1.0, "standardize": True, "batch_stats": True}
 
 
 def default_metrics(data_name: str, is_image: bool) -> List[str]:
@@ -45,6 +50,12 @@ def default_metrics(data_name: str, is_image: bool) -> List[str]:
     if not is_image:
         return ["modes"]
     return ["fid", "kid", "is", "pr", "dc"] + (["modes"] if data_name == "stacked-mnist" else [])
+
+
+def wants_probe(spec: Union[str, Sequence[str]]) -> bool:
+    """Whether a metrics spec asks for the discriminator probe (so the caller must supply a discriminator)."""
+    names = spec.split(",") if isinstance(spec, str) else spec
+    return any(ALIASES.get(m.strip().lower(), m.strip().lower()) == "probe" for m in names)
 
 
 def parse_metrics(spec: Union[str, Sequence[str]], data_name: str, is_image: bool,
@@ -201,10 +212,36 @@ def _swd_scores(generator, dataset, protocol: EvalProtocol, n: int, seed: int, b
     return out
 
 
+def _probe_scores(discriminator, dataset, seed: int, batch_size: int) -> Dict[str, float]:
+    """``probe``: held-out accuracy of the linear probe on D's pooled features (settings: PROBE)."""
+    from .metrics.linear_probe import discriminator_features, linear_probe_accuracy, probe_split
+
+    if discriminator is None:
+        raise ConfigError("the 'probe' metric scores a discriminator's features: pass discriminator= "
+                          "(ganforge.evaluate(run, 'probe') loads the run's)")
+    if not dataset.info.num_classes:
+        raise ConfigError("the 'probe' metric needs labelled data (class accuracy); this dataset has no classes")
+    train_idx, test_idx = probe_split(len(dataset), PROBE["n_train"], PROBE["n_test"], seed)
+
+    def rows(idx):
+        batch = dataset.get(idx)
+        try:
+            return discriminator_features(discriminator, batch.x, PROBE["pool"], batch_size,
+                                          PROBE["batch_stats"]), batch.y
+        except ValueError as e:
+            raise ConfigError(f"the 'probe' metric reads an unconditional discriminator's features: "
+                              f"{str(e).splitlines()[0]}") from None
+
+    (xtr, ytr), (xte, yte) = rows(train_idx), rows(test_idx)
+    return {"probe": linear_probe_accuracy(xtr, ytr, xte, yte, C=PROBE["C"], standardize=PROBE["standardize"],
+                                           seed=seed)}
+
+
 def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto", *, n: int = 10_000,
              seed: int = 0, extractor: str = "auto", weights: Optional[str] = None, resize: str = "tf1",
              device="cpu", batch_size: int = 256, n_real: Optional[int] = None,
-             cache_dir: Optional[str] = None, dataset=None, rank: int = 0, world_size: int = 1, gather: Optional[Callable] = None) -> Optional[EvalResult]:
+             cache_dir: Optional[str] = None, dataset=None, rank: int = 0, world_size: int = 1, gather: Optional[Callable] = None,
+             discriminator=None) -> Optional[EvalResult]:
     """Score `generator` (an nn.Module in eval mode, or a loaded run) on the data of `data_config`.
 
     n: generated samples (sample i always uses the same latent code for a given `seed`); n_real: reference
@@ -214,6 +251,7 @@ def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto"
     files of a folder or .npz dataset changed. `dataset` saves rebuilding it.
     Data parallel: each of `world_size` ranks generates its share of the n samples and `gather(rows)` must
     return all ranks' rows, in rank order, on rank 0 (None elsewhere); only rank 0 returns a result.
+    discriminator: the network the ``probe`` metric reads (unconditional; its train/eval mode is left as it was).
     """
     from .data import build_dataset
 
@@ -246,6 +284,10 @@ def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto"
             return None
         return EvalResult(_toy_scores(points, name), proto, _key(proto), time.perf_counter() - started, metrics)
 
+    if metrics == ["probe"]:  # D's features only: no feature extractor, no generated samples
+        proto = {"extractor": "discriminator", "dataset": data_dict, "seed": seed, "probe": PROBE}
+        scores = _probe_scores(discriminator, dataset, seed, batch_size) if main else {}
+        return EvalResult(scores, proto, _key(proto), time.perf_counter() - started, metrics) if main else None
     ext_name = EXTRACTOR_FOR_DATASET.get(name, "inception") if extractor == "auto" else extractor
     ext = load_extractor(ext_name, device=device, weights=weights, resize=resize)
     if n_real is not None and not 1 <= n_real <= len(dataset):
@@ -273,9 +315,12 @@ def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto"
             scores.update(_stacked_digit_scores(rows.cpu(), classifier, dataset, batch_size))
     if "swd" in metrics and main:
         scores.update(_swd_scores(module, dataset, protocol, n, seed, batch_size))
+    if "probe" in metrics and main:
+        scores.update(_probe_scores(discriminator, dataset, seed, batch_size))
     if not main:
         return None
-    return EvalResult(scores, protocol.to_json(), protocol.key(), time.perf_counter() - started, metrics)
+    proto = {**protocol.to_json(), "probe": PROBE} if "probe" in metrics else protocol.to_json()
+    return EvalResult(scores, proto, protocol.key(), time.perf_counter() - started, metrics)
 
 
 def _key(proto: dict) -> str:

@@ -303,7 +303,8 @@ class Trainer:
             try:
                 result = evaluate(g, self.config.data, t.eval_metrics, n=t.eval_n, seed=t.seed, device=self.device,
                                   dataset=self.dataset, rank=self.dist.rank, world_size=self.dist.world_size,
-                                  gather=lambda rows: ddp.gather_rows(rows, self.device))
+                                  gather=lambda rows: ddp.gather_rows(rows, self.device),
+                                  discriminator=self.method.discriminator)
             finally:
                 g.train(was_training)
         if result is not None and self.logger is not None:
