@@ -237,6 +237,7 @@ def test_conditional_bn_converts_to_sync_batchnorm_unchanged():
 
 
 # -- training: EMA start, CLI end to end ---------------------------------------------------------------------------
+@pytest.mark.slow  # a Trainer run with a checkpoint (and an EMA BN refresh) at every step
 def test_ema_start_step_is_honoured_in_a_biggan_run(tmp_path):
     cfg = load_config("biggan-mnist", TINY + ["train.steps=4", "train.checkpoint_every=1", "train.keep_last=10",
                                               "train.ema=0.9", "train.ema_start=3"])

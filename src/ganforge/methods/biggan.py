@@ -49,6 +49,15 @@ class BigGAN(StandardGAN):
         g = self.generator
         return orthogonal_targets(g, g.ortho_skip() if hasattr(g, "ortho_skip") else ())
 
+    def g_step(self, n: int, real=None, y=None):
+        """The standard G step with D frozen (as the official training function does): G's loss back-propagates
+        through D to the images without computing D's weight gradients, which D's next step would discard."""
+        self.discriminator.requires_grad_(False)
+        try:
+            return super().g_step(n, real, y)
+        finally:
+            self.discriminator.requires_grad_(True)
+
     def g_objective(self, fake, fake_y, real, y):
         loss = super().g_objective(fake, fake_y, real, y)
         if self.cfg.ortho:
