@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.config import load_config
+from ganforge.errors import ConfigError
 from ganforge.losses import (d_loss_bce, d_loss_bce_smoothed, d_loss_hinge, d_loss_least_squares,
                              g_loss_least_squares, gradient_penalty, r1_penalty)
 from ganforge.methods.acgan import ACGAN, ACGANConfig
@@ -270,3 +271,23 @@ def test_lazy_r1_pays_k_times_the_penalty_on_every_kth_discriminator_step():
         got = lazy.d_step(real, y)
         penalty = k * gamma / 2 * _input_grad(d_now, real).pow(2).sum(1).mean().item() if step % k == 0 else 0.0
         assert (got - base).item() == pytest.approx(penalty, rel=1e-4, abs=1e-6), step
+
+
+def test_spectrally_normalised_dcgan_discriminator_has_unit_spectral_norm_layers():
+    """discriminator.spectral_norm: every conv of the DCGAN D is W/σ(W); after power iterations in training mode
+    the largest singular value of each effective weight (reshaped to out × rest) is 1; without it, not."""
+    torch.manual_seed(0)
+    d = DCGANDiscriminator((3, 32, 32), channels=8, batchnorm=False, spectral_norm=True).train()
+    plain = DCGANDiscriminator((3, 32, 32), channels=8, batchnorm=False).train()
+    x = torch.randn(4, 3, 32, 32)
+    for _ in range(30):  # power iterations run once per training forward
+        d(x)
+    convs = [m for m in d.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 4
+    for m in convs:
+        assert torch.linalg.matrix_norm(m.weight.flatten(1), ord=2).item() == pytest.approx(1.0, abs=1e-2)
+    sigmas = [torch.linalg.matrix_norm(m.weight.flatten(1), ord=2).item() for m in plain.modules()
+              if isinstance(m, nn.Conv2d)]
+    assert all(abs(s - 1.0) > 0.05 for s in sigmas), sigmas
+    with pytest.raises(ConfigError, match="dcgan-improved"):
+        load_config("dcgan-improved-mnist", ["discriminator.spectral_norm=true"])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from ..errors import ConfigError
 from ..registry import DISCRIMINATORS, GENERATORS
@@ -42,6 +43,7 @@ class DCGANDiscriminatorConfig:
     conditional: str = "none"
     aux_classifier: bool = False  # AC-GAN: a second head predicting the class (Odena et al. 2017)
     batchnorm: bool = True  # False for WGAN-GP critics (the penalty is per sample: no batch coupling)
+    spectral_norm: bool = False  # every layer W / σ(W): SN-GAN's "standard CNN" D (Miyato et al. 2018, Table 3)
 
     def validate(self):
         if self.conditional not in CONDITIONING:
@@ -103,7 +105,8 @@ class DCGANDiscriminator(Discriminator):
     `classify(features)` gives its logits."""
 
     def __init__(self, in_shape, channels: int = 64, max_channels: int = 1024, num_classes: int = 0,
-                 conditional: str = "none", aux_classes: int = 0, batchnorm: bool = True):
+                 conditional: str = "none", aux_classes: int = 0, batchnorm: bool = True,
+                 spectral_norm: bool = False):
         super().__init__()
         c_in, res, _ = in_shape
         n = _num_ups(res)
@@ -120,6 +123,10 @@ class DCGANDiscriminator(Discriminator):
         self.embed = nn.Embedding(self.num_classes, widths[-1]) if self.conditional == "projection" else None
         self.aux = nn.Conv2d(widths[-1], aux_classes, 4, 1, 0) if aux_classes else None
         normal_init(self)
+        if spectral_norm:  # after the init: the parametrisation keeps the N(0, 0.02) weights as its original
+            for m in [*self.features, self.out, self.embed, self.aux]:
+                if isinstance(m, (nn.Conv2d, nn.Embedding)):
+                    _spectral_norm(m, n_power_iterations=1, eps=1e-12)
 
     def forward_with_features(self, x: torch.Tensor, y=None):
         if self.conditional == "concat":
@@ -153,4 +160,4 @@ def build_dcgan_generator(cfg: DCGANGeneratorConfig, info) -> DCGANGenerator:
 def build_dcgan_discriminator(cfg: DCGANDiscriminatorConfig, info) -> DCGANDiscriminator:
     k = dataset_classes(info, "a conditional discriminator") if cfg.conditional != "none" or cfg.aux_classifier else 0
     return DCGANDiscriminator(image_shape(info, "DCGAN"), cfg.channels, cfg.max_channels, k, cfg.conditional,
-                              k if cfg.aux_classifier else 0, cfg.batchnorm)
+                              k if cfg.aux_classifier else 0, cfg.batchnorm, cfg.spectral_norm)

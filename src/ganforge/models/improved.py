@@ -181,6 +181,9 @@ class DCGANImprovedDiscriminatorConfig(DCGANDiscriminatorConfig):
 
     def validate(self):
         super().validate()
+        if self.spectral_norm:
+            raise ConfigError("discriminator.spectral_norm is not available with dcgan-improved (minibatch "
+                              "discrimination's head is not normalised); use discriminator.name=dcgan")
         if self.input_noise < 0:
             raise ConfigError(f"discriminator.input_noise must be ≥ 0, got {self.input_noise}")
         if self.mbd_input not in ("pooled", "flat"):
