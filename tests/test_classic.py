@@ -290,4 +290,4 @@ def test_spectrally_normalised_dcgan_discriminator_has_unit_spectral_norm_layers
               if isinstance(m, nn.Conv2d)]
     assert all(abs(s - 1.0) > 0.05 for s in sigmas), sigmas
     with pytest.raises(ConfigError, match="dcgan-improved"):
-        load_config("dcgan-improved-mnist", ["discriminator.spectral_norm=true"])
+        load_config("dcgan-mnist", ["discriminator.name=dcgan-improved", "discriminator.spectral_norm=true"])
