@@ -270,6 +270,10 @@ def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto"
     module = generator.generator if isinstance(getattr(generator, "generator", None), torch.nn.Module) else generator
     data_dict = dataclasses.asdict(data_config)
     main = rank == 0
+    if metrics == ["probe"]:  # D's features only: no feature extractor, no generated samples
+        proto = {"extractor": "discriminator", "dataset": data_dict, "seed": seed, "probe": PROBE}
+        scores = _probe_scores(discriminator, dataset, seed, batch_size) if main else {}
+        return EvalResult(scores, proto, _key(proto), time.perf_counter() - started, metrics) if main else None
     start, count = _shard(n, rank, world_size)
     source = generator_source(module, seed=seed, device=device)
 
@@ -284,10 +288,6 @@ def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto"
             return None
         return EvalResult(_toy_scores(points, name), proto, _key(proto), time.perf_counter() - started, metrics)
 
-    if metrics == ["probe"]:  # D's features only: no feature extractor, no generated samples
-        proto = {"extractor": "discriminator", "dataset": data_dict, "seed": seed, "probe": PROBE}
-        scores = _probe_scores(discriminator, dataset, seed, batch_size) if main else {}
-        return EvalResult(scores, proto, _key(proto), time.perf_counter() - started, metrics) if main else None
     ext_name = EXTRACTOR_FOR_DATASET.get(name, "inception") if extractor == "auto" else extractor
     ext = load_extractor(ext_name, device=device, weights=weights, resize=resize)
     if n_real is not None and not 1 <= n_real <= len(dataset):
