@@ -195,7 +195,6 @@ def test_rotation_head_trains_with_d_only_and_is_spectrally_normalised_when_d_is
 
 
 # -- training ---------------------------------------------------------------------------------------------------
-@pytest.mark.slow
 def test_short_training_teaches_the_head_to_tell_rotations_of_held_out_digits(tmp_path):
     from ganforge.train import Trainer
 
