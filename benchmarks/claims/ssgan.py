@@ -220,7 +220,8 @@ def render(results: dict):
         has_probe = bool(r["probe"])
         rot = sorted((int(k), v) for k, v in r["rot_acc"].items())
         lines.append(f"| {r['setting']} | {r['arm']} | {r['seed']} | "
-                     f"{f'{late_mean(r):.3f}' if has_probe else '—'} | {f'{forgetting(r):.3f}' if has_probe else '—'} | "
+                     f"{f'{late_mean(r):.3f}' if has_probe else '—'} | "
+                     f"{f'{forgetting(r):.3f}' if has_probe else '—'} | "
                      f"{f'{rot[-1][1]:.2f}' if rot else '—'} | {r['fid']:.2f} |")
     lines += ["", f"Miniature: DCGAN G/D ({n['channels']} channels) with the non-saturating loss, batch {n['batch']}, "
               f"{n['steps']} iterations per run on 1×32×32 MNIST-5k (paper: SN-ResNet / SNDCGAN on CIFAR-10 and "

@@ -240,8 +240,8 @@ def _probe_scores(discriminator, dataset, seed: int, batch_size: int) -> Dict[st
 def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto", *, n: int = 10_000,
              seed: int = 0, extractor: str = "auto", weights: Optional[str] = None, resize: str = "tf1",
              device="cpu", batch_size: int = 256, n_real: Optional[int] = None,
-             cache_dir: Optional[str] = None, dataset=None, rank: int = 0, world_size: int = 1, gather: Optional[Callable] = None,
-             discriminator=None) -> Optional[EvalResult]:
+             cache_dir: Optional[str] = None, dataset=None, rank: int = 0, world_size: int = 1,
+             gather: Optional[Callable] = None, discriminator=None) -> Optional[EvalResult]:
     """Score `generator` (an nn.Module in eval mode, or a loaded run) on the data of `data_config`.
 
     n: generated samples (sample i always uses the same latent code for a given `seed`); n_real: reference

@@ -7,8 +7,9 @@ measures how much class information D's features keep (the paper's "discriminato
 power iteration of spectral norm runs and no BatchNorm statistic moves). A GAN discriminator only ever runs in
 training mode, and the running averages of its BatchNorm layers mix real, fake (and rotated) batches; with
 `batch_stats` its BatchNorm layers normalise each probe batch by its own statistics, as in training (on a copy of
-D, so the original's statistics never move). `linear_probe_accuracy` is a pure function of feature/label arrays (scikit-learn `LogisticRegression`, lbfgs multinomial, on standardised features
-by default, since D's sum-pooled features can be large and their scale drifts during training).
+D, so the original's statistics never move). `linear_probe_accuracy` is a pure function of feature/label arrays
+(scikit-learn `LogisticRegression`, lbfgs multinomial, on standardised features by default, since D's sum-pooled
+features can be large and their scale drifts during training).
 """
 from __future__ import annotations
 
