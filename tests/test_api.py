@@ -63,3 +63,27 @@ def test_each_exported_name_calls_its_api_function_with_every_argument(name, fre
     assert function(*args, **kwargs) is result
     (got_args, got_kwargs), = calls
     assert signature.bind(*got_args, **got_kwargs).arguments == signature.bind(*args, **kwargs).arguments
+
+
+def test_loaded_conditional_generator_draws_the_asked_class_and_refuses_others():
+    """`sample(y=k)` feeds class k to G for every sample (the same images as calling G by hand); a class outside
+    0…K−1, or a class for an unconditional G, is a one-line ConfigError instead of an IndexError deep in G."""
+    import torch
+
+    from ganforge.api import LoadedGenerator
+    from ganforge.errors import ConfigError
+    from ganforge.models.dcgan import DCGANGenerator
+
+    torch.manual_seed(0)
+    cond = LoadedGenerator(DCGANGenerator((1, 16, 16), z_dim=8, channels=8, num_classes=10), None, None, "", "cpu")
+    x = cond.sample(6, seed=3, y=4)
+    with torch.no_grad():
+        expected = cond.generator(cond.latents(6, seed=3), torch.full((6,), 4))
+    assert torch.equal(x, expected)
+    assert not torch.equal(x, cond.sample(6, seed=3, y=5))
+    for bad in (10, -1):
+        with pytest.raises(ConfigError, match="out of range.*0–9"):
+            cond.sample(2, y=bad)
+    plain = LoadedGenerator(DCGANGenerator((1, 16, 16), z_dim=8, channels=8), None, None, "", "cpu")
+    with pytest.raises(ConfigError, match="unconditional"):
+        plain.sample(2, y=0)

@@ -37,6 +37,13 @@ class LoadedGenerator:
         through its classes (sample i gets class i mod K)."""
         if y is None:
             y = cycled_labels(self.generator, len(z))
+        else:
+            k = getattr(self.generator, "num_classes", 0)
+            if not k:
+                raise ConfigError("this generator is unconditional: it takes no class labels")
+            if len(y) and (int(y.min()) < 0 or int(y.max()) >= k):
+                raise ConfigError(f"class {int(y.min()) if int(y.min()) < 0 else int(y.max())} is out of range: "
+                                  f"this generator has classes 0–{k - 1}")
         out = []
         for i in range(0, len(z), batch_size):
             yy = None if y is None else y[i : i + batch_size].to(self.device)

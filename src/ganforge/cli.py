@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default="samples.png")
     s.add_argument("--raw-weights", action="store_true", help="use the raw generator, not its EMA copy")
+    s.add_argument("--class", dest="cls", type=int, help="class-conditional runs: draw only this class")
 
     i = sub.add_parser("interpolate", help="walk the latent space between seeds: PNG strip and animated GIF")
     i.add_argument("run")
@@ -184,7 +185,7 @@ def cmd_sample(args) -> int:
     from .utils.images import save_grid
 
     g = api.load(args.run, ema=not args.raw_weights)
-    print(save_grid(g.sample(args.n, seed=args.seed), args.out))
+    print(save_grid(g.sample(args.n, seed=args.seed, y=args.cls), args.out))
     return 0
 
 
