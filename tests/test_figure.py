@@ -42,3 +42,19 @@ def test_label_counts_must_match_the_grid():
         labelled_grid(x, nrow=2, row_labels=["one"])
     with pytest.raises(ValueError):
         labelled_grid(x, nrow=2, col_labels=["a", "b", "c"])
+
+
+def test_labels_draw_greek_letters_not_missing_glyph_boxes():
+    """The truncation figure's columns read "ψ = 0.5": the label font must have ψ and α. A glyph the font lacks
+    renders as the same .notdef box as an unassigned code point (U+E000); Pillow's bundled default font does that
+    for ψ, the DejaVu font the figures use does not."""
+    import numpy as np
+
+    from ganforge.utils.figure import _font
+
+    font = _font(14)
+    missing = np.array(font.getmask("\ue000"))
+    for ch in "ψα":
+        mask = np.array(font.getmask(ch))
+        assert mask.shape != missing.shape or not (mask == missing).all(), ch
+        assert mask.any(), ch

@@ -13,6 +13,14 @@ from .images import make_grid
 
 
 def _font(size: int):
+    """DejaVu Sans from matplotlib's own data (a dependency; it has ψ, α, Greek and arrows that Pillow's bundled
+    default font draws as boxes), else Pillow's default."""
+    try:
+        import matplotlib
+
+        return ImageFont.truetype(os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf"), size)
+    except (ImportError, OSError):
+        pass
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1: a fixed bitmap font
