@@ -9,13 +9,14 @@
          networks and batch trained with the heuristic (non-saturating) loss alone, at equal wall-clock and at an
          equal number of generator updates (§4.3: E-GAN's IS/FID at least match the single-loss baselines).
 
-    OMP_NUM_THREADS=1 python benchmarks/claims/egan.py toys [--seeds 3] [--steps N]
+    OMP_NUM_THREADS=1 python benchmarks/claims/egan.py toys [--seeds 3] [--steps N] [--override TOY:KEY=VALUE ...]
     OMP_NUM_THREADS=1 python benchmarks/claims/egan.py mnist [--mnist-steps 3000]
     python benchmarks/claims/egan.py --render      # re-render the sections from docs/claims/*.json
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -45,22 +46,52 @@ VARIANTS = {  # id -> (label, overrides of the egan-<toy> preset)
 SINGLE = ("heuristic", "minimax", "least_squares")
 
 
+CHECKPOINTS = (0.25, 0.5, 0.75, 1.0)  # fractions of the budget at which each toy run is scored
+
+
+def toy_scores(generator, toy: str, seed: int) -> dict:
+    """Modes (≥ 10 of 2,000 samples within 3σ), high-quality share (%) and mode-histogram KL of 2,000 samples."""
+    g = generator.eval()
+    with torch.no_grad():
+        x = g(g.sample_z(2000, generator=torch.Generator().manual_seed(1000 + seed)))
+    g.train()
+    cov = mode_coverage(x, mode_centers(toy), mode_std(toy))
+    return {"modes": sum(int(c) >= 10 for c in cov["counts"]), "hq": 100 * cov["high_quality"], "kl": cov["kl"]}
+
+
 def toy_run(toy: str, overrides, seed: int, steps) -> dict:
+    """Train egan-<toy> with `overrides`; scores at each fraction of CHECKPOINTS of the budget (the last is the
+    result), and the training time (s, scoring excluded)."""
     extra = [f"train.steps={steps}"] if steps else []
     cfg = load_config(f"egan-{toy}", ["train.progress=false", "train.tensorboard=false", "train.eval_every=0",
                                       "train.checkpoint_every=1000000", f"train.seed={seed}", *extra, *overrides])
+    total = cfg.train.steps
+    marks = sorted({max(1, round(f * total)) for f in CHECKPOINTS})
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, run_dir=tmp)
-        trainer.fit()
-    g = trainer.method.generator.eval()
-    with torch.no_grad():
-        x = g(g.sample_z(2000, generator=torch.Generator().manual_seed(1000 + seed)))
-    cov = mode_coverage(x, mode_centers(toy), mode_std(toy))
-    return {"modes": sum(int(c) >= 10 for c in cov["counts"]), "hq": 100 * cov["high_quality"],
-            "steps": cfg.train.steps, "gamma": cfg.method.gamma}
+        data, nonfinite = trainer.data_stream(), torch.zeros((), dtype=torch.bool)
+        trainer.method.train()
+        spent, path = 0.0, []
+        while trainer.step < total:
+            t0 = time.perf_counter()
+            trainer.iteration(data, nonfinite)
+            spent += time.perf_counter() - t0
+            if trainer.step in marks:
+                path.append({"step": trainer.step, **toy_scores(trainer.method.generator, toy, seed)})
+        if bool(nonfinite):
+            raise RuntimeError(f"egan-{toy} {overrides} seed {seed}: a loss became non-finite")
+    m, g = cfg.method, cfg.generator
+    settings = {"hidden": g.hidden, "layers": g.layers, "z_dim": g.z_dim, "batch": cfg.train.batch_size,
+                "lr_g": m.lr_g, "lr_d": m.lr_d, "betas_g": list(m.betas_g), "betas_d": list(m.betas_d),
+                "d_steps": m.d_steps, "eval_size": m.eval_size}
+    return {**path[-1], "path": path, "seconds": spent, "steps": total, "gamma": m.gamma, "settings": settings}
 
 
-def mean_std(values) -> dict:
+def mean_std(values) -> Optional[dict]:
+    """{"mean", "std" (ddof 1)} of the values; None if one is not finite (a KL with no sample near any mode)."""
+    values = [float(v) for v in values]
+    if not all(math.isfinite(v) for v in values):
+        return None
     return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
@@ -70,53 +101,118 @@ TOYS_PAPER = ("Paper (§4.2, Fig. 4-5; TEVC version): on 8 and 25 Gaussians E-GA
               "study of E-kitcher notes that no quantitative analysis was done).")
 
 
+def toy_overrides(specs) -> dict:
+    """`--override TOY:key=value` options -> {toy: [key=value, ...]} (config overrides of that toy's runs)."""
+    out: dict = {}
+    for spec in specs or ():
+        toy, sep, kv = spec.partition(":")
+        if not sep or toy not in ("ring8", "grid25") or "=" not in kv:
+            raise SystemExit(f"--override takes TOY:key=value with TOY ring8 or grid25, got {spec!r}")
+        out.setdefault(toy, []).append(kv)
+    return out
+
+
 def claim_toys(args) -> None:
-    rows, budget, gamma = [], {}, None
+    rows, budget, gamma, settings = [], {}, None, {}
+    extra = toy_overrides(args.override)
     for toy in ("ring8", "grid25"):
         for vid, (_, overrides) in VARIANTS.items():
-            res = [toy_run(toy, overrides, s, args.steps) for s in range(args.seeds)]
+            res = [toy_run(toy, [*extra.get(toy, []), *overrides], s, args.steps) for s in range(args.seeds)]
             budget[toy] = res[0]["steps"]
             if vid == "egan":
-                gamma = res[0]["gamma"]
+                gamma, settings[toy] = res[0]["gamma"], res[0]["settings"]
             rows.append({"data": toy, "variant": vid, "modes_of": len(mode_centers(toy)),
                          "modes": mean_std([r["modes"] for r in res]), "hq_pct": mean_std([r["hq"] for r in res]),
-                         "per_seed": [{"modes": r["modes"], "hq_pct": r["hq"]} for r in res]})
+                         "kl": mean_std([r["kl"] for r in res]),
+                         "seconds": mean_std([r["seconds"] for r in res]),
+                         "path": [{"step": p["step"], "modes": mean_std([r["path"][i]["modes"] for r in res]),
+                                   "hq_pct": mean_std([r["path"][i]["hq"] for r in res])}
+                                  for i, p in enumerate(res[0]["path"])],
+                         "per_seed": [{"modes": r["modes"], "hq_pct": r["hq"],
+                                       "kl": r["kl"] if math.isfinite(r["kl"]) else None} for r in res]})
             print(rows[-1], flush=True)
-    numbers = {"seeds": args.seeds, "gamma": gamma, "budget": budget, "rows": rows}
+    numbers = {"seeds": args.seeds, "gamma": gamma, "budget": budget, "settings": settings,
+               "overrides": {k: v for k, v in extra.items()}, "rows": rows}
     publish(make_results("egan-toys", __file__, "toys", TOYS_TITLE, command_line(), numbers))
 
 
 def verdict_toys(n: dict):
-    """Per data set: does E-GAN capture more modes than every single-loss GAN (mean ± std over seeds)?"""
+    """Per data set: does E-GAN capture more modes, and a larger high-quality share, than every single-loss GAN
+    (mean ± std over seeds)?"""
     parts = []
     for toy in n["budget"]:
         rows = {r["variant"]: r for r in n["rows"] if r["data"] == toy}
-        egan = rows["egan"]["modes"]
-        outcomes = [compare_means(egan, rows[v]["modes"]) for v in SINGLE]
-        label = (REPRODUCED if all(o == REPRODUCED for o in outcomes) else
-                 DIRECTION if all(o != NOT_REPRODUCED for o in outcomes) else NOT_REPRODUCED)
-        others = ", ".join(f"{VARIANTS[v][0]} {rows[v]['modes']['mean']:.1f} ± {rows[v]['modes']['std']:.1f}"
-                           for v in SINGLE)
-        g0 = rows["egan-gamma0"]["modes"]
-        parts.append((f"{toy} (of {rows['egan']['modes_of']} modes)", label,
-                      f"E-GAN captures {ms(egan)} modes; {others}; without the diversity term (γ = 0) "
-                      f"{ms(g0)}.", "E-GAN's mean mode count above every single-loss GAN's by more than the larger "
-                      "seed standard deviation (above all, but within it for some: same direction only)"))
+        k, per_seed = rows["egan"]["modes_of"], rows["egan"].get("per_seed", [])
+        if per_seed:
+            full = sum(s["modes"] == k for s in per_seed)
+            parts.append((f"{toy}: E-GAN lands on every mode (the paper's figure)",
+                          REPRODUCED if full == len(per_seed) else NOT_REPRODUCED,
+                          f"{full} of {len(per_seed)} seeds capture all {k} modes; high-quality share "
+                          f"{ms(rows['egan']['hq_pct'])} %.", f"every seed captures all {k} modes"))
+        for key, what, unit in (("modes", "modes captured", ""), ("hq_pct", "high-quality share", " %")):
+            if key not in rows["egan"]:
+                continue
+            egan = rows["egan"][key]
+            outcomes = [compare_means(egan, rows[v][key]) for v in SINGLE]
+            label = (REPRODUCED if all(o == REPRODUCED for o in outcomes) else
+                     DIRECTION if all(o != NOT_REPRODUCED for o in outcomes) else NOT_REPRODUCED)
+            others = ", ".join(f"{VARIANTS[v][0]} {ms(rows[v][key])}{unit}" for v in SINGLE)
+            g0 = rows["egan-gamma0"][key]
+            parts.append((f"{toy} (of {rows['egan']['modes_of']} modes), {what}", label,
+                          f"E-GAN {ms(egan)}{unit}; {others}; without the diversity term (γ = 0) {ms(g0)}{unit}.",
+                          f"E-GAN's mean {what} above every single-loss GAN's by more than the larger seed standard "
+                          f"deviation (above all, but within it for some: same direction only)"))
     return parts
+
+
+def _path_tables(n: dict) -> str:
+    """Per toy, mean modes captured (and high-quality %) over the seeds at each scored point of the budget."""
+    out = []
+    for toy in n["budget"]:
+        rows = [r for r in n["rows"] if r["data"] == toy and r.get("path")]
+        if not rows:
+            continue
+        out += [f"Convergence on {toy}: mean modes captured (high-quality %) over the seeds as training goes on:", "",
+                "| updates | " + " | ".join(VARIANTS[r["variant"]][0] for r in rows) + " |",
+                "|---:|" + "---:|" * len(rows)]
+        for i, p in enumerate(rows[0]["path"]):
+            out.append(f"| {p['step']} | " + " | ".join(
+                f"{r['path'][i]['modes']['mean']:.1f} ({r['path'][i]['hq_pct']['mean']:.0f} %)" for r in rows) + " |")
+        out.append("")
+    return "\n".join(out).rstrip("\n")
+
+
+def _settings_line(n: dict) -> str:
+    if "settings" not in n:
+        return ""
+    parts = []
+    for toy, st in n["settings"].items():
+        parts.append(f"{toy}: G and D {st['layers']}×{st['hidden']} MLPs, z ∈ R^{st['z_dim']} ~ N(0, I), batch "
+                     f"{st['batch']}, lr {st['lr_g']:g} / {st['lr_d']:g}, Adam β G {tuple(st['betas_g'])} D "
+                     f"{tuple(st['betas_d'])}, n_D {st['d_steps']}")
+    over = "; ".join(f"{toy}: {' '.join(kv)}" for toy, kv in n.get("overrides", {}).items())
+    return ("Settings (the `egan-<toy>` presets" + (f", with the overrides {over}" if over else "") + "; official "
+            "toy code: 3×512 MLPs, z ~ U(−1, 1)², batch 64, lr 1e-4, D β1 = 0, 100k updates): "
+            + "; ".join(parts) + ".")
 
 
 def render_toys(results: dict):
     n = results["numbers"]
-    rows = ["| data | method | modes captured | high-quality samples (%) |", "|---|---|---:|---:|"]
+    has_kl = all("kl" in r for r in n["rows"])
+    head = "| data | method | modes captured | high-quality samples (%) |" + (" mode KL (nats) |" if has_kl else "")
+    rows = [head, "|---|---|---:|---:|" + ("---:|" if has_kl else "")]
     rows += [f"| {r['data']} | {VARIANTS[r['variant']][0]} | {ms(r['modes'])} / {r['modes_of']} | {ms(r['hq_pct'])} |"
-             for r in n["rows"]]
+             + (f" {ms(r['kl'], '{:.2f}') if r['kl'] else '—'} |" if has_kl else "") for r in n["rows"]]
     steps = ", ".join(f"{v} ({k})" for k, v in n["budget"].items())
-    measured = "\n".join(rows + ["", f"{steps} generator updates per run (every variant), {n['seeds']} seeds, mean ± "
-                                     f"std (ddof 1); a mode counts when ≥ 10 of 2,000 samples lie within 3σ of it, a "
-                                     f"sample is high-quality within 3σ of a mode; γ = {n['gamma']} in the preset (the "
-                                     f"official toy code's β = 1 on log‖g‖² is γ = 2 on −log‖g‖). A single-mutation "
-                                     f"run is the same E-GAN machinery with one mutation, so it is a plain GAN with "
-                                     f"that generator loss and the identical D schedule."])
+    notes = [f"{steps} generator updates per run (every variant), {n['seeds']} seeds, mean ± std (ddof 1); a mode "
+             f"counts when ≥ 10 of 2,000 samples lie within 3σ of it (each sample counts only for its nearest centre), "
+             f"a sample is high-quality within 3σ of a mode"
+             + ("; mode KL is KL(histogram of those samples over the modes ‖ uniform)" if has_kl else "")
+             + f"; γ = {n['gamma']} in the preset (the official toy code's β = 1 on log‖g‖² is γ = 2 on −log‖g‖). "
+             f"A single-mutation run is the same E-GAN machinery with one mutation, so it is a plain GAN with that "
+             f"generator loss and the identical D schedule."]
+    extra = [x for x in (_settings_line(n), _path_tables(n)) if x]
+    measured = "\n".join(rows + [""] + notes + sum(([""] + [x] for x in extra), []))
     return TOYS_PAPER, measured, verdict_block(verdict_toys(n))
 
 
@@ -216,6 +312,8 @@ def main() -> None:
     ap.add_argument("claim", nargs="?", choices=["toys", "mnist", "all"])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=None, help="generator updates per toy run (default: the preset's)")
+    ap.add_argument("--override", action="append", metavar="TOY:KEY=VALUE",
+                    help="a config override for every run on one toy, e.g. ring8:train.steps=4000 (repeatable)")
     ap.add_argument("--mnist-steps", type=int, default=3000, help="E-GAN generator updates on MNIST (the DCGAN "
                     "baseline then trains for E-GAN's time and is also scored at this many updates)")
     ap.add_argument("--threads", type=int, default=1)
