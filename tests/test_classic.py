@@ -291,3 +291,20 @@ def test_spectrally_normalised_dcgan_discriminator_has_unit_spectral_norm_layers
     assert all(abs(s - 1.0) > 0.05 for s in sigmas), sigmas
     with pytest.raises(ConfigError, match="dcgan-improved"):
         load_config("dcgan-mnist", ["discriminator.name=dcgan-improved", "discriminator.spectral_norm=true"])
+
+
+def test_conditional_sample_grid_has_one_class_per_column(tmp_path):
+    """A class-conditional run's grid: n rounded up to whole rows of K, column j drawn with class j."""
+    cfg = load_config("cgan-mnist", ["generator.channels=8", "discriminator.channels=8", "train.batch_size=8",
+                                     "train.n_samples=16", "train.progress=false", "train.eval_every=0"])
+    trainer = Trainer(cfg, run_dir=str(tmp_path / "run"))
+    g = trainer.method.generator.eval()
+    z = trainer.fixed_z
+    assert len(z) == 20  # 16 rounded up to two rows of 10 classes
+    grid, nrow = trainer.method.preview(g, z)
+    assert nrow == 10
+    with torch.no_grad():
+        column3 = g(z[3::10], torch.full((2,), 3))
+    assert torch.equal(grid[3::10], column3)
+    other = g(z[3::10], torch.full((2,), 4)).detach()
+    assert not torch.allclose(grid[3::10], other)  # the label matters, so the check above could fail

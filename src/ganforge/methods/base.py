@@ -19,6 +19,12 @@ from ..models import build_discriminator, build_generator
 from ..models.base import cycled_labels
 
 
+def grid_classes(generator: nn.Module, most: int = 16) -> int:
+    """K when sample grids should put one of the generator's K classes per column (K ≤ `most`), else 0."""
+    k = getattr(generator, "num_classes", 0) or 0
+    return k if k <= most else 0
+
+
 class Noise:
     """Latent codes for the global batch from one seeded stream; each rank keeps its strided share.
 
@@ -129,14 +135,18 @@ class Method:
 
     def preview_inputs(self, dataset, n: int, seed: int):
         """What the Trainer's sample grids are drawn from, fixed for the whole run: n latent codes by default
-        (translation recipes: the first n samples of the data)."""
+        (translation recipes: the first n samples of the data). A class-conditional generator gets n rounded up to
+        whole rows of its K classes, so that each grid column is one class."""
+        k = grid_classes(self.generator)
+        n = -(-n // k) * k if k else n
         return self.generator.sample_z(n, generator=torch.Generator().manual_seed(seed))
 
     def preview(self, generator: nn.Module, inputs) -> Tuple[torch.Tensor, Optional[int]]:
         """The images of one sample grid drawn by `generator` (in eval mode) from `preview_inputs`, and the grid's
-        row length (None: the default)."""
+        row length (None: the default; K for a class-conditional generator: one class per column)."""
         device = next(generator.parameters()).device
-        return generator(inputs.to(device), cycled_labels(generator, len(inputs), device)), None
+        return generator(inputs.to(device), cycled_labels(generator, len(inputs), device)), \
+            grid_classes(generator) or None
 
     def translators(self) -> Dict[str, nn.Module]:
         """Image-to-image networks by direction ("AtoB", "BtoA"); empty for recipes that sample from z."""
