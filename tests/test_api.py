@@ -82,7 +82,7 @@ def test_loaded_conditional_generator_draws_the_asked_class_and_refuses_others()
     assert torch.equal(x, expected)
     assert not torch.equal(x, cond.sample(6, seed=3, y=5))
     for bad in (10, -1):
-        with pytest.raises(ConfigError, match="out of range.*0–9"):
+        with pytest.raises(ConfigError, match="out of range.*(0–9)"):
             cond.sample(2, y=bad)
     plain = LoadedGenerator(DCGANGenerator((1, 16, 16), z_dim=8, channels=8), None, None, "", "cpu")
     with pytest.raises(ConfigError, match="unconditional"):

@@ -10,7 +10,7 @@ from .config import Config, load_config
 from .data import DataInfo
 from .errors import CheckpointError, ConfigError
 from .models import build_generator
-from .models.base import cycled_labels
+from .models.base import check_classes, cycled_labels
 from .train.checkpoint import latest_checkpoint, load_entry, read_meta
 from .train.trainer import RunResult, Trainer, resolve_device
 from .utils.safeio import sniff
@@ -38,12 +38,7 @@ class LoadedGenerator:
         if y is None:
             y = cycled_labels(self.generator, len(z))
         else:
-            k = getattr(self.generator, "num_classes", 0)
-            if not k:
-                raise ConfigError("this generator is unconditional: it takes no class labels")
-            if len(y) and (int(y.min()) < 0 or int(y.max()) >= k):
-                raise ConfigError(f"class {int(y.min()) if int(y.min()) < 0 else int(y.max())} is out of range: "
-                                  f"this generator has classes 0–{k - 1}")
+            y = check_classes(y, getattr(self.generator, "num_classes", 0))
         out = []
         for i in range(0, len(z), batch_size):
             yy = None if y is None else y[i : i + batch_size].to(self.device)

@@ -17,7 +17,7 @@ from typing import Optional, Sequence, Tuple
 import torch
 
 from ..errors import GanforgeError
-from ..models.base import cycled_labels
+from ..models.base import check_classes, cycled_labels
 from ..nn.standing import standing_statistics
 
 MAX_THRESHOLD = 2.0
@@ -29,18 +29,6 @@ def check_threshold(threshold: float) -> float:
         raise GanforgeError(f"the truncation threshold ψ bounds |z| and must be in (0, {MAX_THRESHOLD:g}], "
                             f"got {threshold!r}")
     return float(threshold)
-
-
-def check_classes(y: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Class indices in 0 … num_classes−1, else a one-line error."""
-    y = torch.as_tensor(y, dtype=torch.long)
-    if not num_classes:
-        raise GanforgeError("this generator is unconditional: it takes no class index")
-    bad = y[(y < 0) | (y >= num_classes)]
-    if len(bad):
-        raise GanforgeError(f"class index {int(bad[0])} is out of range: this generator has {num_classes} classes "
-                            f"(0–{num_classes - 1})")
-    return y
 
 
 def truncated_normal(n: int, dim: int, threshold: float, generator: Optional[torch.Generator] = None,

@@ -100,6 +100,19 @@ def dataset_classes(info, what: str) -> int:
     return info.num_classes
 
 
+def check_classes(y, num_classes: int) -> torch.Tensor:
+    """Class indices for a generator with `num_classes` classes (0 … K−1), else a one-line ConfigError (also for
+    labels given to an unconditional generator)."""
+    y = torch.as_tensor(y, dtype=torch.long)
+    if not num_classes:
+        raise ConfigError("this generator is unconditional: it takes no class labels")
+    bad = y[(y < 0) | (y >= num_classes)]
+    if len(bad):
+        raise ConfigError(f"class index {int(bad[0])} is out of range: this generator has {num_classes} classes "
+                          f"(0–{num_classes - 1})")
+    return y
+
+
 def cycled_labels(generator, n: int, device=None) -> Optional[torch.Tensor]:
     """Labels 0, 1, …, K−1, 0, 1, … for n samples of a class-conditional generator (one class per grid column);
     None for an unconditional one."""
