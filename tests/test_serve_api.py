@@ -216,6 +216,19 @@ def test_paint_refuses_bad_strokes(client):
         assert r.status_code == 400 and word in r.json()["error"], r.text
     r = client.post("/api/runs/dc/paint", json={"strokes": [stroke(points=[(1, 1)] * 2001)]})
     assert r.status_code == 422
+    r = client.post("/api/runs/dc/paint", json={"strokes": [stroke(points=[(1, 1), (1e300, 5)])]})
+    assert r.status_code == 422
+
+
+def test_stroke_mask_is_the_capsule_around_the_polyline():
+    from ganforge.app.paint import Stroke, stroke_mask
+
+    m = stroke_mask(Stroke(cls="circle", radius=2.0, points=[[4.0, 10.0], [20.0, 10.0]]), 32).numpy()
+    ys, xs = np.nonzero(m)
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (2, 21, 8, 11)
+    assert m[10, 12] and not m[13, 12] and not m[10, 23]
+    far = stroke_mask(Stroke(cls="circle", radius=3.0, points=[[-9000.0, 16.0], [9000.0, 16.0]]), 32).numpy()
+    assert far[13:19].all() and not far[:13].any() and not far[19:].any()
 
 
 # ---------------------------------------------------------------------------------------------------- uploads
@@ -244,6 +257,8 @@ def test_upload_limits_and_decompression_bomb(client):
     assert client.post("/api/runs/dc/upload", content=b"not an image").status_code == 415
     assert client.post("/api/runs/dc/upload", content=_png_file(20, 20)[:60]).status_code == 400
     assert client.post("/api/runs/dc/upload", content=b"").status_code == 400
+    r = client.post("/api/runs/dc/upload", content=_png_file(4000, 2, mode="L"))
+    assert r.status_code == 400 and "elongated" in r.json()["error"]
 
 
 # ----------------------------------------------------------------------------------------------------- GAN Lab

@@ -4,7 +4,7 @@ on (insert) inside the painted region only.
 
 The units of a class are the layer's top units by IoU with it, from a dissection of the layer (the run's own
 ``ganforge dissect`` report, RUN/dissect/LAYER/dissect.json, when there is one; else computed on demand with the
-dissect API and kept in memory). Insertion sets each unit to its mean activation where the class is present
+dissect API at GANPaint's threshold, each unit's 99th percentile, and kept in memory). Insertion sets each unit to its mean activation where the class is present
 (:func:`ganforge.dissect.insertion_values`; the 99th percentile, GANPaint's "draw" value, for colour concepts the
 segmenter's primary head does not name and for classes that never appear in the samples). Painting is
 stateless: a request carries every stroke so far, so undo is the same request without the last stroke and gives
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import threading
 import time
@@ -37,13 +36,14 @@ from .sampling import PNG, labels, render, seed_latents
 from .schemas import Body, SFloat, SInt, Seed
 
 MAX_STROKES, MAX_POINTS = 64, 2000
+Coordinate = Annotated[SFloat, Field(ge=-10_000, le=10_000)]
 
 
 class Stroke(Body):
     cls: str = Field(..., min_length=1, max_length=40, description="a class of the layer's dissection")
     mode: Literal["remove", "insert"] = "remove"
     radius: SFloat = Field(3.0, ge=0.5, le=64.0, description="brush radius in image pixels")
-    points: List[Annotated[List[SFloat], Field(min_length=2, max_length=2)]] = Field(
+    points: List[Annotated[List[Coordinate], Field(min_length=2, max_length=2)]] = Field(
         ..., min_length=1, max_length=MAX_POINTS, description="brush centres (x, y) in image pixels")
 
 
@@ -54,21 +54,23 @@ class PaintRequest(Body):
     strokes: List[Stroke] = Field(default_factory=list, max_length=MAX_STROKES)
 
 
-def stroke_mask(stroke: Stroke, size: int) -> torch.Tensor:
-    """H×W boolean: discs of the brush radius along the polyline through the stroke's points."""
+def stroke_mask(stroke: Stroke, size: int, chunk: int = 256) -> torch.Tensor:
+    """H×W boolean: the pixels (centres) within the brush radius of the polyline through the stroke's points —
+    each segment is a capsule, measured exactly, so the cost is bounded by points × pixels whatever the
+    coordinates."""
     pts = np.asarray(stroke.points, dtype=np.float64)
-    if len(pts) > 1:  # fill the gaps between consecutive points, every half radius
-        seg = []
-        for a, b in zip(pts[:-1], pts[1:]):
-            k = max(1, int(math.ceil(np.linalg.norm(b - a) / max(stroke.radius / 2, 0.5))))
-            seg.append(a + (b - a) * np.linspace(0, 1, k, endpoint=False)[:, None])
-        pts = np.concatenate(seg + [pts[-1:]])
-    ys, xs = np.mgrid[0:size, 0:size] + 0.5  # pixel centres
-    mask = np.zeros((size, size), dtype=bool)
-    r2 = stroke.radius ** 2
-    for x, y in pts:
-        mask |= (xs - x) ** 2 + (ys - y) ** 2 <= r2
-    return torch.from_numpy(mask)
+    a, b = (pts[:-1], pts[1:]) if len(pts) > 1 else (pts, pts)
+    ys, xs = np.mgrid[0:size, 0:size] + 0.5
+    pix = np.stack([xs.ravel(), ys.ravel()], 1)  # P×2
+    inside = np.zeros(len(pix), dtype=bool)
+    for i in range(0, len(a), chunk):
+        sa, sb = a[i:i + chunk], b[i:i + chunk]  # S×2
+        d = sb - sa
+        length2 = (d ** 2).sum(1)
+        t = ((pix[:, None, :] - sa[None]) * d[None]).sum(2) / np.where(length2 > 0, length2, 1.0)[None]
+        nearest = sa[None] + np.clip(t, 0.0, 1.0)[..., None] * d[None]  # P×S×2
+        inside |= (((pix[:, None, :] - nearest) ** 2).sum(2) <= stroke.radius ** 2).any(1)
+    return torch.from_numpy(inside.reshape(size, size))
 
 
 class UnitBank:
@@ -91,7 +93,7 @@ class UnitBank:
         key = (served.name, layer)
         if key not in self._dissections:
             self._dissections[key] = self._read_report(served, layer) or api.dissect(
-                served.loaded, self.segmenter(served.segmenter), layer, n=self.dissect_n, top_k=0)
+                served.loaded, self.segmenter(served.segmenter), layer, n=self.dissect_n, threshold=0.99, top_k=0)
         return self._dissections[key]
 
     @staticmethod

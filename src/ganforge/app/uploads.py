@@ -14,6 +14,7 @@ from ..data.folder import _resize_crop, _to_mode
 from .errors import BadRequest
 
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
+MAX_ASPECT = 16
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
@@ -42,6 +43,8 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
             if w * h > max_pixels:
                 raise BadRequest(f"image of {w}×{h} = {w * h:,} pixels is over the limit of {max_pixels:,} pixels",
                                  413)
+            if max(w, h) > MAX_ASPECT * min(w, h):  # resizing its short side up would make it huge
+                raise BadRequest(f"image of {w}×{h} is too elongated (sides more than {MAX_ASPECT}:1)")
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)
             im.load()
