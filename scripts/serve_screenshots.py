@@ -30,7 +30,7 @@ def serve(runs, port):
     return server
 
 
-def shoot(base: str, out: str, chromium: str) -> None:
+def shoot(base: str, out: str, chromium: str, paint_seed: int = 6, lab_epochs: int = 800) -> None:
     from playwright.sync_api import sync_playwright
 
     os.makedirs(out, exist_ok=True)
@@ -66,17 +66,21 @@ def shoot(base: str, out: str, chromium: str) -> None:
         save("mixing")
         page.goto(base + "/paint")
         page.wait_for_function("document.getElementById('status').textContent.includes('stroke')")
+        page.locator("#seed").fill(str(paint_seed))
+        page.locator("#seed").dispatch_event("change")
+        page.wait_for_timeout(1500)
+        page.locator("#radius").fill("5")
         box = page.locator("#overlay").bounding_box()
-        page.mouse.move(box["x"] + 150, box["y"] + 160)
+        page.mouse.move(box["x"] + 120, box["y"] + 220)
         page.mouse.down()
-        page.mouse.move(box["x"] + 300, box["y"] + 250, steps=15)
+        page.mouse.move(box["x"] + 330, box["y"] + 230, steps=15)
         page.mouse.up()
         page.wait_for_function("document.getElementById('status').textContent.includes('1 stroke')")
         save("paint")
         page.goto(base + "/lab")
         page.wait_for_function("document.getElementById('dl').textContent !== '–'")
         page.click("#play")
-        page.wait_for_function("parseInt(document.getElementById('epoch').textContent) >= 300")
+        page.wait_for_function(f"parseInt(document.getElementById('epoch').textContent) >= {lab_epochs}")
         page.click("#play")
         save("lab")
         page.goto(base + "/edit")

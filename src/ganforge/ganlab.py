@@ -118,6 +118,20 @@ def mlp(n_in: int, hidden: int, layers: int, n_out: int, gen: torch.Generator) -
     return nn.Sequential(*mods)
 
 
+class Centered(nn.Module):
+    """The page works in the unit square; the networks see centred coordinates, 2·(p − ½) ∈ [−1, 1]² (a ReLU
+    unit with a random direction is then on for about half the square instead of possibly none of it), and G's
+    outputs map back as ½ + ½·G."""
+
+    def __init__(self, net: nn.Module, centre_input: bool, out: bool):
+        super().__init__()
+        self.net, self.centre_input, self.out = net, centre_input, out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.net(2 * x - 1 if self.centre_input else x)
+        return 0.5 + 0.5 * h if self.out else h
+
+
 def histogram(points: torch.Tensor, cells: int = GRID_CELLS) -> torch.Tensor:
     idx = (points.clamp(0, 1 - 1e-6) * cells).long()
     return torch.bincount(idx[:, 1] * cells + idx[:, 0], minlength=cells * cells).double()
@@ -148,8 +162,8 @@ class LabSession:
         gen = torch.Generator().manual_seed(cfg.seed)
         self.pool = real_points(cfg.data, POOL, cfg.seed)
         self.real_visual = self.pool[:N_VISUAL]
-        self.G = mlp(2, cfg.g_hidden, cfg.g_layers, 2, gen)
-        self.D = mlp(2, cfg.d_hidden, cfg.d_layers, 1, gen)
+        self.G = Centered(mlp(2, cfg.g_hidden, cfg.g_layers, 2, gen), cfg.noise == "uniform", out=True)
+        self.D = Centered(mlp(2, cfg.d_hidden, cfg.d_layers, 1, gen), True, out=False)
         opt = (lambda p, lr: torch.optim.SGD(p, lr=lr)) if cfg.optimizer == "sgd" else \
             (lambda p, lr: torch.optim.Adam(p, lr=lr, betas=(0.5, 0.999)))
         self.opt_d, self.opt_g = opt(self.D.parameters(), cfg.lr_d), opt(self.G.parameters(), cfg.lr_g)
