@@ -58,7 +58,8 @@ def start(runs, threads: int):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    proc = subprocess.Popen([sys.executable, "-m", "ganforge", "serve", *runs, "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "ganforge", "serve", *runs, "--port", str(port),
+                             "--threads", str(threads)], env=env,
                             stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -97,7 +98,7 @@ def main(argv=None) -> int:
     p.add_argument("--grid-run")
     p.add_argument("--paint-run")
     p.add_argument("--n", type=int, default=30)
-    p.add_argument("--threads", type=int, default=2, help="OMP threads of the server process (default 2)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads of the server (`serve --threads`, default 2)")
     args = p.parse_args(argv)
 
     import httpx

@@ -24,6 +24,16 @@ from ganforge.utils.images import to_uint8  # noqa: E402
 RES = 32
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The server's setting (`ganforge serve --threads 1`): tiny networks are far slower with two threads on a
+    busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory):
     return serve_runs(tmp_path_factory.getbasetemp())
@@ -297,6 +307,28 @@ def test_lab_stream_is_bounded_by_the_budget(client):
     assert [e["epoch"] for e in events] == [4, 6] and events[-1]["done"]
     r = client.post(f"/api/lab/{sid}/step", json={})
     assert r.status_code == 409 and "budget" in r.json()["error"]
+
+
+def test_lab_training_brings_the_fakes_closer_to_the_ring():
+    from ganforge.ganlab import LabConfig, LabSession
+
+    s = LabSession(LabConfig(data="ring", seed=0))
+    js0 = s.state()["js"]
+    s.train(400)
+    st = s.state()
+    assert st["js"] < js0 - 0.05, (js0, st["js"])
+    assert st["epoch"] == 400 and st["d_steps"] == 800 and st["g_steps"] == 400
+
+
+def test_lab_idle_sessions_expire(runs):
+    app = create_app([runs["toy"]], limits=Limits(lab_idle_s=0.3))
+    with TestClient(app) as c:
+        sid = c.post("/api/lab", json={}).json()["id"]
+        assert c.get(f"/api/lab/{sid}").status_code == 200
+        import time
+
+        time.sleep(0.5)
+        assert c.get(f"/api/lab/{sid}").status_code == 404
 
 
 def test_lab_keeps_a_bounded_number_of_sessions(client):

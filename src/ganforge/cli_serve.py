@@ -14,6 +14,8 @@ def add_serve_parser(sub) -> None:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--device", default="cpu")
     s.add_argument("--dissect-n", type=int, default=200, help="samples per GANPaint dissection (default 200)")
+    s.add_argument("--threads", type=int, default=1, help="torch threads (default 1: requests are small, and "
+                   "uvicorn serves several at once)")
 
 
 def cmd_serve(args) -> int:
@@ -27,13 +29,16 @@ def cmd_serve(args) -> int:
                             f"pip install 'ganforge[serve]'") from None
     if not 1 <= args.port <= 65535:
         raise GanforgeError(f"--port must be in 1..65535, got {args.port}")
-    if args.dissect_n < 1:
-        raise GanforgeError(f"--dissect-n must be ≥ 1, got {args.dissect_n}")
+    if args.dissect_n < 1 or args.threads < 1:
+        raise GanforgeError(f"--dissect-n and --threads must be ≥ 1, got {args.dissect_n} and {args.threads}")
     import os
 
     for run in args.runs:
         if not os.path.isdir(run):
             raise GanforgeError(f"{run} is not a run directory")
+    import torch
+
+    torch.set_num_threads(args.threads)
     loopback = is_loopback(args.host)
     app = create_app(args.runs, device=args.device, limits=Limits(dissect_n=args.dissect_n),
                      allowed_hosts=list(LOOPBACK_HOSTS) + [args.host] if loopback else None)

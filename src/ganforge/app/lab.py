@@ -58,8 +58,7 @@ class Sessions:
 
     def _expire(self) -> None:
         now = time.monotonic()
-        for sid in [s for s, t in self.touched.items() if now - t > self.limits.lab_idle_s
-                    and not getattr(self.items[s], "streams", 0)]:
+        for sid in [s for s, t in self.touched.items() if now - t > self.limits.lab_idle_s]:
             self.items.pop(sid, None), self.touched.pop(sid, None)
 
     def add(self, session: LabSession) -> str:
@@ -81,6 +80,9 @@ class Sessions:
             self.items.move_to_end(sid)
             self.touched[sid] = time.monotonic()
             return self.items[sid]
+
+    def alive(self, sid: str) -> bool:
+        return sid in self.items
 
     def touch(self, sid: str) -> None:
         with self.lock:
@@ -141,24 +143,25 @@ def router(limits) -> APIRouter:
                      events: int = Query(3000, ge=1, le=100_000, description="events before the stream ends"),
                      interval_ms: int = Query(40, ge=0, le=2000, description="pause between events")):
         """Play: train `epochs` epochs, send the state as one server-sent event (`data: {json}`), repeat — until
-        the client goes away, `events` were sent, or the session's budget is used."""
+        the client goes away, `events` were sent, the session's budget is used, the session is deleted, or a newer
+        stream of the same session starts."""
         session = sessions.get(sid)
+        # the newest stream of a session wins: an older one (a second tab, a reconnect) stops at its next event,
+        # so a session never trains twice as fast and nothing is left claimed if a stream never starts
+        session.stream_generation = generation = getattr(session, "stream_generation", 0) + 1
 
         async def produce():
-            session.streams = getattr(session, "streams", 0) + 1
-            try:
-                for _ in range(events):
-                    if await request.is_disconnected():
-                        break
-                    await run_in_threadpool(session.train, epochs)
-                    st = await run_in_threadpool(session.state)
-                    sessions.touch(sid)  # a playing session never idles out
-                    yield f"data: {json.dumps(st, separators=(',', ':'))}\n\n"
-                    if st["done"]:
-                        break
-                    await asyncio.sleep(interval_ms / 1000)
-            finally:
-                session.streams -= 1
+            for _ in range(events):
+                if (await request.is_disconnected() or not sessions.alive(sid)
+                        or session.stream_generation != generation):
+                    break
+                await run_in_threadpool(session.train, epochs)
+                st = await run_in_threadpool(session.state)
+                sessions.touch(sid)  # a playing session never idles out
+                yield f"data: {json.dumps(st, separators=(',', ':'))}\n\n"
+                if st["done"]:
+                    break
+                await asyncio.sleep(interval_ms / 1000)
 
         return StreamingResponse(produce(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
