@@ -257,6 +257,19 @@ def test_upload_is_converted_to_the_run_input(client):
     assert np.asarray(Image.open(io.BytesIO(r.content))).shape == (RES, RES)  # grey run: one channel
 
 
+def test_request_bodies_are_limited_in_bytes(client):
+    big = b'{"seed": 1, "pad": "' + b"x" * 5_000_000 + b'"}'
+    r = client.post("/api/runs/dc/samples", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "limit" in r.json()["error"]
+
+    def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(50):
+            yield b"x" * 100_000
+
+    r = client.post("/api/runs/dc/samples", content=chunks(), headers={"content-type": "application/json"})
+    assert 400 <= r.status_code < 500
+
+
 def test_upload_limits_and_decompression_bomb(client):
     bomb = _png_file(2000, 2000, mode="L")  # 4 megapixels of zeros compress to a few kilobytes
     assert len(bomb) < 200_000

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from .errors import install_error_handlers
+from .errors import BadRequest, error_response, install_error_handlers
 from .images import png_bytes, png_response
 from .runs import RunTable
 from .uploads import decode_image, read_body, to_run_input
@@ -25,11 +25,40 @@ PAGES = {"/": "index.html", "/samples": "samples.html", "/mixing": "mixing.html"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
+class BodyLimit:
+    """ASGI middleware: a request body may not exceed `max_bytes` — refused from Content-Length when declared,
+    else counted as it arrives (chunked bodies), so no request can make the server buffer more than that."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            response = error_response(413, f"request body of {int(declared):,} bytes is over the limit of "
+                                           f"{self.max_bytes:,} bytes")
+            return await response(scope, receive, send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise BadRequest(f"request body is over the limit of {self.max_bytes:,} bytes", 413)
+            return message
+
+        return await self.app(scope, counted, send)
+
+
 @dataclass
 class Limits:
     """What one request may cost: upload bytes and pixels, dissection samples per (run, layer), GAN Lab work."""
 
     max_upload_bytes: int = 8 * 1024 * 1024
+    max_json_bytes: int = 4 * 1024 * 1024
     max_upload_pixels: int = 16_000_000
     dissect_n: int = 200
     lab_sessions: int = 8
@@ -52,6 +81,7 @@ def create_app(runs: Sequence[str], *, device: str = "cpu", limits: Optional[Lim
     install_error_handlers(app)
     if allowed_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+    app.add_middleware(BodyLimit, max_bytes=max(limits.max_upload_bytes, limits.max_json_bytes))
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):
