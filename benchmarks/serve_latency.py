@@ -1,6 +1,6 @@
 """Latency of the web explorer (`ganforge serve`) on a real server: `ganforge serve` (uvicorn, loopback) in its
-own process, requests over HTTP from clients in threads of this one. Prints a markdown table (nothing is written; the numbers go to BENCHMARKS.md
-by hand).
+own process, requests over HTTP from clients in threads of this one. Prints a markdown table (nothing is
+written; the numbers go to BENCHMARKS.md by hand).
 
 What is measured
   * sample grid: POST /api/runs/RUN/samples, 16 samples of a DCGAN at 32² — server time (X-Server-Time-Ms: from

@@ -12,11 +12,11 @@ lr 0.1, k_D = 2, k_G = 1, the "log loss" with the demo's 0.95 weight on the real
 or the least-squares loss L_D = E (D(x) − 1)² + E D(G(z))², L_G = E (D(G(z)) − 1)² (D(·) the sigmoid output).
 Weights start from N(0, 1/fan_in) (the demo's 1/√fan_in scale).
 
-:meth:`LabSession.state` returns the demo's visual layers as plain numbers (all in the unit square): real
-samples, fake samples (G of a fixed set of 450 noise draws), D's decision heatmap on a 30×30 grid, the generator's
-manifold (a 21×21 vertex grid of the noise space pushed through G, with each of the 20×20 quads' area by the
-shoelace formula — the page shades denser quads darker), the gradient −∂L_G/∂x on each fake (where G wants to move
-it), the loss history, and KL / JS divergences between 30×30 histograms of real and fake points.
+:meth:`LabSession.state` returns the demo's visual layers as plain numbers (all in the unit square): real samples,
+fake samples (G of a fixed set of 450 noise draws), D's decision heatmap on a 30×30 grid, the generator's manifold
+(a 21×21 vertex grid of the noise space pushed through G, with each of the 20×20 quads' area by the shoelace formula
+— the page shades denser quads darker), the gradient −∂L_G/∂x on each fake (where G wants to move it), the loss
+history, and KL / JS divergences between 30×30 histograms of real and fake points.
 
 The data: GAN Lab's own shapes — ``line``, ``gaussians`` (two modes), ``ring``, ``disjoint`` (three blobs) — in
 the spirit of the demo (not its exact constants), and the WGAN-GP / E-GAN mixtures ``ring8`` and ``grid25`` of
@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 import torch

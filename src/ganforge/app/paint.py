@@ -4,11 +4,11 @@ on (insert) inside the painted region only.
 
 The units of a class are the layer's top units by IoU with it, from a dissection of the layer (the run's own
 ``ganforge dissect`` report, RUN/dissect/LAYER/dissect.json, when there is one; else computed on demand with the
-dissect API at GANPaint's threshold, each unit's 99th percentile, and kept in memory). Insertion sets each unit to its mean activation where the class is present
-(:func:`ganforge.dissect.insertion_values`; the 99th percentile, GANPaint's "draw" value, for colour concepts the
-segmenter's primary head does not name and for classes that never appear in the samples). Painting is
-stateless: a request carries every stroke so far, so undo is the same request without the last stroke and gives
-back the earlier image exactly.
+dissect API at GANPaint's threshold, each unit's 99th percentile, and kept in memory). Insertion sets each unit to
+its mean activation where the class is present (:func:`ganforge.dissect.insertion_values`; the 99th percentile,
+GANPaint's "draw" value, for colour concepts the segmenter's primary head does not name and for classes that never
+appear in the samples). Painting is stateless: a request carries every stroke so far, so undo is the same request
+without the last stroke and gives back the earlier image exactly.
 """
 from __future__ import annotations
 
