@@ -193,6 +193,25 @@ def test_paint_classes_come_from_a_dissection_of_the_layer(client):
     assert client.get("/api/runs/cg/paint/classes").status_code == 400
 
 
+def test_paint_uses_the_runs_own_dissection_report(runs, tmp_path):
+    import shutil
+
+    from ganforge.dissect import dissect
+
+    run = tmp_path / "dc-dissected"
+    shutil.copytree(runs["dc"], run)
+    report = dissect(api.load(str(run)), "shapes", "layer2", n=16, threshold=0.99, top_k=0).to_json()
+    for u in report["units"]:  # a report that ranks units 15, 14, 13, ... first for circles
+        u["iou_per_class"][report["class_names"].index("circle")] = u["unit"] / 100
+    (run / "dissect" / "layer2").mkdir(parents=True)
+    (run / "dissect" / "layer2" / "dissect.json").write_text(json.dumps(report))
+    with TestClient(create_app([str(run)], limits=Limits(dissect_n=16))) as c:
+        top = c.get("/api/runs/0/paint/classes").json()["top_units"]["circle"]
+        assert top == list(range(15, 7, -1))
+        r = c.post("/api/runs/0/paint", json={"units": 3, "strokes": [stroke()]})
+        assert json.loads(r.headers["x-paint-units"]) == {"circle": [15, 14, 13]}
+
+
 def test_paint_without_strokes_is_the_sample_and_ablation_stays_near_the_stroke(client):
     plain = decode(png(client, "/api/runs/dc/paint", {"seed": 4}))
     sample = decode(png(client, "/api/runs/dc/samples", {"seeds": [4]}))
