@@ -352,6 +352,16 @@ def test_lab_training_brings_the_fakes_closer_to_the_ring():
     assert st["epoch"] == 400 and st["d_steps"] == 800 and st["g_steps"] == 400
 
 
+def test_lab_drawing_mode_trains_on_the_drawn_points(client):
+    path = [[0.2 + 0.6 * i / 49, 0.5] for i in range(50)]  # a horizontal line
+    st = client.post("/api/lab", json={"data": "drawing", "drawing": path}).json()["state"]
+    real = np.array(st["real"])
+    assert np.abs(real[:, 1] - 0.5).mean() < 0.03 and real[:, 0].min() > 0.1 and real[:, 0].max() < 0.9
+    r = client.post("/api/lab", json={"data": "drawing"})
+    assert r.status_code == 400 and "drawn points" in r.json()["error"]
+    assert client.post("/api/lab", json={"data": "drawing", "drawing": [[0.1, 1.5], [0.2, 0.2]]}).status_code == 422
+
+
 def test_lab_idle_sessions_expire(runs):
     app = create_app([runs["toy"]], limits=Limits(lab_idle_s=0.3))
     with TestClient(app) as c:

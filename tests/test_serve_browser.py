@@ -264,6 +264,21 @@ def test_lab_page_step_and_play(page):
     assert int(page.inner_text("#epoch")) == epoch  # paused
 
 
+def test_lab_page_drawing_mode(page):
+    page.goto(page.base + "/lab")
+    page.wait_for_function("document.getElementById('dl').textContent !== '–'")
+    before = page.locator("#view").screenshot()
+    page.click("#draw")
+    box = page.locator("#view").bounding_box()
+    page.mouse.move(box["x"] + 60, box["y"] + 380)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 400, box["y"] + 80, steps=30)
+    page.mouse.up()
+    page.wait_for_function("document.getElementById('status').textContent === 'ready'")
+    assert page.eval_on_selector("#data", "s => s.value") == "drawing"
+    assert page.locator("#view").screenshot() != before
+
+
 def test_edit_page_upload(page, tmp_path):
     from PIL import Image
 

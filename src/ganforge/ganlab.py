@@ -19,7 +19,7 @@ fake samples (G of a fixed set of 450 noise draws), D's decision heatmap on a 30
 history, and KL / JS divergences between 30×30 histograms of real and fake points.
 
 The data: GAN Lab's own shapes — ``line``, ``gaussians`` (two modes), ``ring``, ``disjoint`` (three blobs) — in
-the spirit of the demo (not its exact constants), and the WGAN-GP / E-GAN mixtures ``ring8`` and ``grid25`` of
+the spirit of the demo (not its exact constants), a ``drawing`` (points a person drew, plus noise), and the WGAN-GP / E-GAN mixtures ``ring8`` and ``grid25`` of
 :mod:`ganforge.data.toy`, scaled into the unit square.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import asdict, dataclass
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -37,7 +37,7 @@ from torch import nn
 from .data.toy import sample_toy
 from .errors import ConfigError
 
-DISTRIBUTIONS = ("ring", "gaussians", "line", "disjoint", "ring8", "grid25")
+DISTRIBUTIONS = ("ring", "gaussians", "line", "disjoint", "ring8", "grid25", "drawing")
 LOSSES = ("log", "leastsq")
 OPTIMIZERS = ("sgd", "adam")
 NOISES = ("uniform", "gaussian")
@@ -65,6 +65,7 @@ class LabConfig:
     batch_size: int = 150
     seed: int = 0
     max_epochs: int = 20_000
+    drawing: Optional[List[List[float]]] = None  # the points a person drew (data "drawing"), in the unit square
 
     def validate(self) -> "LabConfig":
         for key, allowed in (("data", DISTRIBUTIONS), ("loss", LOSSES), ("optimizer", OPTIMIZERS),
@@ -80,11 +81,16 @@ class LabConfig:
                 raise ConfigError(f"{key} must be in (0, 10], got {getattr(self, key)}")
         if self.k_d + self.k_g == 0:
             raise ConfigError("k_d + k_g must be at least 1")
+        if self.data == "drawing":
+            pts = self.drawing or []
+            if not 2 <= len(pts) <= 5000 or any(len(p) != 2 or not all(0 <= v <= 1 for v in p) for p in pts):
+                raise ConfigError("data 'drawing' needs 2 to 5000 drawn points (x, y) inside the unit square")
         return self
 
 
-def real_points(name: str, n: int, seed: int) -> torch.Tensor:
-    """n×2 points of distribution `name` in the unit square, deterministic given the seed."""
+def real_points(name: str, n: int, seed: int, drawing=None) -> torch.Tensor:
+    """n×2 points of distribution `name` in the unit square, deterministic given the seed; "drawing": points of
+    the drawn path picked uniformly, plus N(0, 0.02²) noise (GAN Lab's drawing mode)."""
     if name in ("ring8", "grid25"):
         pts, _ = sample_toy(name, n, seed)
         return torch.from_numpy(pts) / 3.5 + 0.5  # ±1.414 -> 0.1..0.9
@@ -100,6 +106,9 @@ def real_points(name: str, n: int, seed: int) -> torch.Tensor:
         angle = 2 * math.pi * u
         r = 0.3 + 0.02 * e[:, 0]
         return torch.stack([0.5 + r * torch.cos(angle), 0.5 + r * torch.sin(angle)], 1)
+    if name == "drawing":
+        path = torch.tensor(drawing, dtype=torch.float32)
+        return path[(u * len(path)).long().clamp(max=len(path) - 1)] + 0.02 * e
     if name == "disjoint":
         centres = torch.tensor([[0.25, 0.3], [0.5, 0.75], [0.75, 0.3]])
         return centres[(u * 3).long().clamp(max=2)] + 0.035 * e
@@ -160,7 +169,7 @@ class LabSession:
         self.config = cfg = config.validate()
         self.lock = threading.Lock()
         gen = torch.Generator().manual_seed(cfg.seed)
-        self.pool = real_points(cfg.data, POOL, cfg.seed)
+        self.pool = real_points(cfg.data, POOL, cfg.seed, cfg.drawing)
         self.real_visual = self.pool[:N_VISUAL]
         self.G = Centered(mlp(2, cfg.g_hidden, cfg.g_layers, 2, gen), cfg.noise == "uniform", out=True)
         self.D = Centered(mlp(2, cfg.d_hidden, cfg.d_layers, 1, gen), True, out=False)

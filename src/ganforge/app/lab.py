@@ -14,7 +14,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from typing import Literal
+from typing import Annotated, List, Literal, Optional
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
@@ -24,6 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from ..ganlab import DISTRIBUTIONS, LOSSES, NOISES, OPTIMIZERS, LabConfig, LabSession
 from .errors import BadRequest
 from .schemas import Body, SFloat, SInt, Seed
+
+
+Unit = Annotated[SFloat, Field(ge=0.0, le=1.0)]
 
 
 class LabRequest(Body):
@@ -42,6 +45,8 @@ class LabRequest(Body):
     batch_size: SInt = Field(150, ge=1, le=1000)
     seed: Seed = 0
     max_epochs: SInt = Field(5000, ge=1, le=1_000_000, description="capped by the server's lab_max_steps")
+    drawing: Optional[List[Annotated[List[Unit], Field(min_length=2, max_length=2)]]] = Field(
+        None, min_length=2, max_length=5000, description="data 'drawing': the drawn points (x, y) in [0, 1]²")
 
 
 class StepRequest(Body):
