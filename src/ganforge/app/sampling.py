@@ -40,7 +40,7 @@ class InterpolateRequest(Body):
     seed_b: Seed = 1
     steps: SInt = Field(8, ge=2, le=32)
     psi: Psi = 1.0
-    cls: Optional[ClassIndex] = None
+    cls: Optional[ClassIndex] = Field(None, description="class of every frame (conditional runs; default 0)")
     spherical: SBool = True
 
 
