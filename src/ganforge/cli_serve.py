@@ -40,8 +40,10 @@ def cmd_serve(args) -> int:
 
     torch.set_num_threads(args.threads)
     loopback = is_loopback(args.host)
-    app = create_app(args.runs, device=args.device, limits=Limits(dissect_n=args.dissect_n),
-                     allowed_hosts=list(LOOPBACK_HOSTS) + [args.host] if loopback else None)
+    # On loopback only loopback Host headers pass (DNS rebinding); Starlette's host check cannot parse IPv6
+    # literals ([::1]:8000), so an IPv6 loopback binding goes without it.
+    hosts = list(LOOPBACK_HOSTS) + [args.host] if loopback and ":" not in args.host else None
+    app = create_app(args.runs, device=args.device, limits=Limits(dissect_n=args.dissect_n), allowed_hosts=hosts)
     if not loopback:
         print(f"warning: binding to {args.host} makes the explorer reachable from other machines; it has no "
               f"authentication (use the default 127.0.0.1 unless you mean it)", file=sys.stderr)
