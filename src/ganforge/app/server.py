@@ -1,0 +1,138 @@
+"""The app factory: ``create_app(runs)`` builds the FastAPI application over the run directories named at start.
+
+Pages are plain HTML + JavaScript in ``static/`` (no build step, nothing fetched from the web); every page
+works through the JSON API that ``/openapi.json`` documents and ``/api`` lists.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from fastapi import FastAPI, Path, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from .errors import BadRequest, error_response, install_error_handlers
+from .images import png_bytes, png_response
+from .runs import RunTable
+from .uploads import decode_image, read_body, to_run_input
+
+STATIC = os.path.join(os.path.dirname(__file__), "static")
+PAGES = {"/": "index.html", "/samples": "samples.html", "/mixing": "mixing.html", "/paint": "paint.html",
+         "/lab": "lab.html", "/edit": "edit.html", "/api": "api.html"}
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+class BodyLimit:
+    """ASGI middleware: a request body may not exceed `max_bytes` — refused from Content-Length when declared,
+    else counted as it arrives (chunked bodies), so no request can make the server buffer more than that."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            response = error_response(413, f"request body of {int(declared):,} bytes is over the limit of "
+                                           f"{self.max_bytes:,} bytes")
+            return await response(scope, receive, send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise BadRequest(f"request body is over the limit of {self.max_bytes:,} bytes", 413)
+            return message
+
+        return await self.app(scope, counted, send)
+
+
+@dataclass
+class Limits:
+    """What one request may cost: upload bytes and pixels, dissection samples per (run, layer), GAN Lab work."""
+
+    max_upload_bytes: int = 8 * 1024 * 1024
+    max_json_bytes: int = 4 * 1024 * 1024
+    max_upload_pixels: int = 16_000_000
+    dissect_n: int = 200
+    lab_sessions: int = 8
+    lab_max_steps: int = 20_000
+    lab_idle_s: float = 120.0
+
+
+def create_app(runs: Sequence[str], *, device: str = "cpu", limits: Optional[Limits] = None,
+               allowed_hosts: Optional[Sequence[str]] = None) -> FastAPI:
+    """The explorer over `runs` (run directories). allowed_hosts: Host headers accepted (the CLI passes the
+    loopback names when bound to loopback, which stops DNS-rebinding pages from reaching the API); None: any."""
+    from . import lab, mixing, paint, sampling
+
+    limits = limits or Limits()
+    table = RunTable(list(runs), device=device)
+    app = FastAPI(title="ganforge explorer", version="1", docs_url=None, redoc_url=None,
+                  description="Samples, style mixing, GANPaint and a GAN Lab view over trained ganforge runs. "
+                              "Images are PNG; errors are 4xx with {\"error\": \"one line\"}.")
+    app.state.table, app.state.limits = table, limits
+    install_error_handlers(app)
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+    app.add_middleware(BodyLimit, max_bytes=max(limits.max_upload_bytes, limits.max_json_bytes))
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+    @app.get("/api/runs", tags=["runs"])
+    def list_runs():
+        """The runs this server was started with: name, index, kind, resolution, classes, what each page can do."""
+        return {"runs": table.describe()}
+
+    @app.get("/api/runs/{run}", tags=["runs"])
+    def describe_run(run: str = Path(..., min_length=1, max_length=100)):
+        served = table.get(run)
+        return served.describe(table.order.index(served.name))
+
+    @app.post("/api/runs/{run}/upload", tags=["runs"], responses=sampling.PNG,
+              openapi_extra={"requestBody": {"content": {"image/png": {}, "image/jpeg": {}}, "required": True}})
+    async def upload(request: Request, run: str = Path(..., min_length=1, max_length=100)):
+        """An uploaded image (the raw file as the body) as the run sees its data: channels converted, shorter side
+        to the run's resolution, centre crop — the input of photo editing. Limits: max_upload_bytes and
+        max_upload_pixels (a decompression bomb is refused before decoding)."""
+        served = table.get(run)
+        served.require_images()
+        data = await read_body(request, limits.max_upload_bytes)
+        im = decode_image(data, limits.max_upload_pixels)
+        c, res = served.loaded.info.shape[0], served.loaded.info.shape[-1]
+        return png_response(png_bytes(to_run_input(im, c, res)), f"{served.name}-upload.png")
+
+    app.include_router(sampling.router(table))
+    app.include_router(mixing.router(table))
+    app.include_router(paint.router(table, limits))
+    app.include_router(lab.router(limits))
+
+    def page(filename: str):
+        def serve_page():
+            return FileResponse(os.path.join(STATIC, filename), media_type="text/html")
+        return serve_page
+
+    for route, filename in PAGES.items():
+        app.add_api_route(route, page(filename), methods=["GET"], include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        return JSONResponse({"error": "no icon"}, status_code=404)
+
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")

@@ -1,0 +1,44 @@
+"""Tiny trained runs for the explorer's tests (test_serve_api.py, test_serve_browser.py): trained once per test
+session with ganforge.api for a few steps, kept under pytest's base temporary folder and shared by both files."""
+from __future__ import annotations
+
+import os
+
+COMMON = ["train.progress=false", "train.eval_every=0", "train.sample_every=100", "train.log_every=5",
+          "train.checkpoint_every=100", "train.ema=0", "train.ema_warmup=false"]
+SPECS = {
+    # unconditional DCGAN on shapes: samples, truncation, GANPaint (the shapes segmenter labels its images)
+    "dc": ("dcgan-shapes", ["data.n=128", "generator.channels=8", "discriminator.channels=8", "generator.z_dim=16",
+                            "train.steps=6", "train.batch_size=16"]),
+    # StyleGAN on shapes: style mixing, truncation in W
+    "sg": ("stylegan-shapes", ["data.n=128", "generator.channels=8", "generator.channel_base=32",
+                               "generator.z_dim=16", "generator.w_dim=16", "generator.mapping_layers=2",
+                               "discriminator.channels=8", "discriminator.channel_base=32", "train.steps=4",
+                               "train.batch_size=8"]),
+    # class-conditional DCGAN on MNIST: the class picker
+    "cg": ("cgan-mnist", ["generator.channels=8", "discriminator.channels=8", "train.steps=4", "train.batch_size=16"]),
+    # 2-D points: not an image run
+    "toy": ("gan-ring8", ["data.n=512", "generator.hidden=8", "discriminator.hidden=8", "train.steps=4",
+                          "train.batch_size=32"]),
+}
+
+
+def serve_runs(base) -> dict:
+    """{name: run directory} of the four tiny runs, trained on first use under `base`."""
+    import torch
+
+    from ganforge import api
+
+    root = os.path.join(str(base), "serve-runs")
+    out = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # nets this small train 10x slower with two threads on a busy machine
+    try:
+        for name, (preset, overrides) in SPECS.items():
+            run_dir = os.path.join(root, name)
+            if not os.path.isfile(os.path.join(run_dir, "checkpoints", "LATEST")):
+                api.train(preset, overrides + COMMON, run_dir=run_dir, overwrite=True)
+            out[name] = run_dir
+    finally:
+        torch.set_num_threads(threads)
+    return out
