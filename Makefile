@@ -1,7 +1,7 @@
 # Two commands do everything on a fresh machine:  `make demo`  and  `make test`.
 PYTHON ?= python3
 TORCH_VERSION ?= 2.13.0
-RUN ?= runs/dcgan-mnist
+RUN ?= runs/cgan-mnist
 
 .PHONY: install install-dev demo test bench clean
 
@@ -13,9 +13,9 @@ install:
 install-dev: install
 	$(PYTHON) -m pip install -q -e ".[dev]"
 
-# The main job: train DCGAN on the bundled MNIST-5k digits, write samples, a loss plot and scores.
+# The main job: train a class-conditional DCGAN on the bundled MNIST-5k digits, write samples, a loss plot and scores.
 demo: install
-	$(PYTHON) -m ganforge train dcgan-mnist --out $(RUN)
+	$(PYTHON) -m ganforge train cgan-mnist --out $(RUN)
 
 test: install-dev
 	$(PYTHON) -m pytest -q
