@@ -83,6 +83,24 @@ def test_projection_refuses_what_it_cannot_project():
     assert LatentSpace(cond, y=3).labels(2).tolist() == [3, 3]
 
 
+def test_style_based_generator_is_projected_in_w():
+    from ganforge.models.stylegan import StyleGANGenerator
+
+    torch.manual_seed(0)
+    g = StyleGANGenerator((3, 16, 16), z_dim=8, w_dim=8, mapping_layers=2, channels=8, channel_base=32).eval()
+    ls = LatentSpace(g)
+    assert ls.space == "w" and ls.dim == 8
+    w = ls.from_z(torch.randn(2, 8))
+    x = ls.decode(w).detach()
+    assert torch.equal(ls.decode(w), x)  # deterministic in eval mode: each layer's stored noise
+    p = project(g, x, "opt", steps=40, lr=0.05, features=None)
+    start = project(g, x, "opt", steps=0, features=None)  # the random starts themselves (w = mapping(z))
+    assert p.space == "w" and torch.all(p.error < 0.25 * start.error)
+    enc_z = type("E", (), {"config": type("C", (), {"space": "z", "dim": 8})()})()
+    with pytest.raises(GanforgeError, match="predicts z codes"):
+        project(g, x, "hybrid", encoder=enc_z)
+
+
 def test_encoder_round_trip_through_safetensors(gen_and_encoder, tmp_path):
     g, enc, report = gen_and_encoder
     save_encoder(enc, str(tmp_path / "run" / "encoder"), report, "ckpt")
@@ -285,8 +303,8 @@ def test_cli_project_and_edit_end_to_end(tmp_path, tiny):
     strokes = tmp_path / "s.json"
     strokes.write_text(json.dumps({"strokes": STROKE}))
     for method in ("igan", "npe"):
-        r = ganforge("edit", run, "--input", photos / "b.png", "--strokes", strokes, "--out", tmp_path / f"{method}.png",
-                     "--method", method, "--steps", 3, "--edit-steps", 3, "--npe-steps", 2)
+        r = ganforge("edit", run, "--input", photos / "b.png", "--strokes", strokes,
+                     "--out", tmp_path / f"{method}.png", "--method", method, "--steps", 3, "--edit-steps", 3, "--npe-steps", 2)
         assert r.returncode == 0, r.stderr
         assert "colour_cost_after" in r.stdout
     before = np.asarray(Image.open(photos / "b.png"), dtype=np.int16)

@@ -88,7 +88,8 @@ def train_encoder(g, space: str = "auto", y: Optional[int] = None, steps: int = 
         losses.append(loss.item())
     k = max(1, len(losses) // 10)
     report = {"steps": int(steps), "batch_size": batch_size, "lr": lr, "latent_weight": latent_weight,
-              "feature_weight": feature_weight if feats is not None else 0.0, "seed": seed, "seconds": round(time.perf_counter() - started, 2),
+              "feature_weight": feature_weight if feats is not None else 0.0, "seed": seed,
+              "seconds": round(time.perf_counter() - started, 2),
               "loss_first": sum(losses[:k]) / k if losses else None,
               "loss_last": sum(losses[-k:]) / k if losses else None}
     return enc.eval().requires_grad_(False), report

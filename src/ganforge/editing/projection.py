@@ -86,6 +86,10 @@ def project(g, x: torch.Tensor, method: str = "hybrid", encoder=None, steps: int
                             f"method 'opt'")
     ls = LatentSpace(g, space, y)
     ls.module.eval()
+    enc_cfg = getattr(encoder, "config", None)
+    if method != "opt" and enc_cfg is not None and (enc_cfg.space, enc_cfg.dim) != (ls.space, ls.dim):
+        raise GanforgeError(f"the encoder predicts {enc_cfg.space} codes of width {enc_cfg.dim}; this projection "
+                            f"works in {ls.space} (width {ls.dim}): train an encoder for it")
     x = check_images(x, ls.image_shape).to(ls.device)
     feats = default_feature_net(ls.image_shape[0], ls.device) if features == "auto" else features
     started = time.perf_counter()

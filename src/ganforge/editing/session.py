@@ -130,8 +130,8 @@ class EditSession:
         if self.painted.any():
             before = constraint_costs(self.recon0, self.constraints)
             after = constraint_costs(self.result.generated, self.constraints)
-            out.update({"colour_cost_before": float(before["colour"][0]), "colour_cost_after": float(after["colour"][0]),
-                        "sketch_cost_before": float(before["sketch"][0]), "sketch_cost_after": float(after["sketch"][0])})
+            for k in ("colour", "sketch"):
+                out[f"{k}_cost_before"], out[f"{k}_cost_after"] = float(before[k][0]), float(after[k][0])
             outside = ~self.painted
             diff = (self.result.output - self.original).abs()[0].mean(0)
             out["change_outside_painted"] = float(diff[outside].mean()) if outside.any() else 0.0
