@@ -1,10 +1,6 @@
 """Editing real images through a GAN (iGAN, Zhu et al. ECCV 2016; Neural Photo Editor, Brock et al. ICLR 2017):
 projection, constraints, strokes, flow transfer, the NPE rule, sessions and the CLI."""
 import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -81,6 +77,18 @@ def test_projection_refuses_what_it_cannot_project():
     with pytest.raises(GanforgeError, match="class-conditional"):
         LatentSpace(cond)
     assert LatentSpace(cond, y=3).labels(2).tolist() == [3, 3]
+    from ganforge.models.base import Generator, Translator
+
+    class Pix(Translator):
+        out_shape = (3, 32, 32)
+
+    class Points(Generator):
+        z_dim, out_shape = 2, (2,)
+
+    with pytest.raises(GanforgeError, match="image-to-image translator"):
+        LatentSpace(Pix())
+    with pytest.raises(GanforgeError, match="does not draw images"):
+        LatentSpace(Points())
 
 
 def test_style_based_generator_is_projected_in_w():
@@ -270,18 +278,25 @@ def test_npe_session_changes_only_the_painted_neighbourhood(gen_and_encoder):
 
 
 # -- command line ------------------------------------------------------------------------------------------------------
-def ganforge(*args):
-    return subprocess.run([sys.executable, "-m", "ganforge", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+def ganforge(capsys, *args):
+    """Run the CLI in this process (as `ganforge ARGS`); returns (exit code, stdout, stderr)."""
+    from ganforge.cli import main
+
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
-def test_cli_project_and_edit_end_to_end(tmp_path, tiny):
+@pytest.mark.slow  # a tiny training run and five CLI calls
+def test_cli_project_and_edit_end_to_end(tmp_path, tiny, capsys):
     from ganforge.train import Trainer
+    from ganforge.utils.safeio import read_tensors
 
     run = tmp_path / "run"
     Trainer(tiny(steps=4, threads=1), run_dir=str(run)).fit()
-    r = ganforge("train-encoder", run, "--steps", 3, "--batch-size", 4)
-    assert r.returncode == 0, r.stderr
+    code, out, err = ganforge(capsys, "train-encoder", run, "--steps", 3, "--batch-size", 4)
+    assert code == 0, err
     assert (run / "encoder" / "encoder.safetensors").is_file()
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -289,28 +304,31 @@ def test_cli_project_and_edit_end_to_end(tmp_path, tiny):
     Image.fromarray(rng.integers(0, 255, (50, 40, 3), dtype=np.uint8)).save(photos / "a.png")  # RGB, not square
     Image.fromarray(rng.integers(0, 255, (32, 32), dtype=np.uint8)).save(photos / "b.png")
     (photos / "junk.png").write_bytes(b"not an image")
-    out = tmp_path / "proj"
-    r = ganforge("project", run, "--input", photos, "--out", out, "--steps", 3)
-    assert r.returncode == 0, r.stderr
-    assert "by hybrid" in r.stdout and "skipped 1" in r.stderr
-    assert Image.open(out / "a.png").size == (32, 32) and Image.open(out / "a.png").mode == "L"
-    from ganforge.utils.safeio import read_tensors
-
-    lat = read_tensors(str(out / "latents.safetensors"))
+    proj = tmp_path / "proj"
+    code, out, err = ganforge(capsys, "project", run, "--input", photos, "--out", proj, "--steps", 3)
+    assert code == 0, err
+    assert "by hybrid" in out and "skipped 1" in err
+    assert Image.open(proj / "a.png").size == (32, 32) and Image.open(proj / "a.png").mode == "L"
+    lat = read_tensors(str(proj / "latents.safetensors"))
     assert set(lat) == {"a", "b"} and lat["a"].shape == (100,)
-    report = json.loads((out / "projection.json").read_text())
+    report = json.loads((proj / "projection.json").read_text())
     assert report["images"]["a"]["error"] > 0
     strokes = tmp_path / "s.json"
     strokes.write_text(json.dumps({"strokes": STROKE}))
     for method in ("igan", "npe"):
-        r = ganforge("edit", run, "--input", photos / "b.png", "--strokes", strokes,
-                     "--out", tmp_path / f"{method}.png", "--method", method, "--steps", 3, "--edit-steps", 3, "--npe-steps", 2)
-        assert r.returncode == 0, r.stderr
-        assert "colour_cost_after" in r.stdout
+        code, out, err = ganforge(capsys, "edit", run, "--input", photos / "b.png", "--strokes", strokes,
+                                  "--out", tmp_path / f"{method}.png", "--method", method, "--steps", 3,
+                                  "--edit-steps", 3, "--npe-steps", 2)
+        assert code == 0, err
+        assert "colour_cost_after" in out and (tmp_path / f"{method}-generated.png").is_file()
     before = np.asarray(Image.open(photos / "b.png"), dtype=np.int16)
     after = np.asarray(Image.open(tmp_path / "npe.png"), dtype=np.int16)
     assert (after[20:, :] == before[20:, :]).all()  # rows past the stroke (y 8 ± 2) + reach 3 + blur 3 untouched
     strokes.write_text(json.dumps({"strokes": [{"type": "color", "points": [[1, 99]], "color": 3}]}))
-    r = ganforge("edit", run, "--input", photos / "b.png", "--strokes", strokes, "--out", tmp_path / "x.png")
-    assert r.returncode == 2 and "outside the 32×32 frame" in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    code, out, err = ganforge(capsys, "edit", run, "--input", photos / "b.png", "--strokes", strokes,
+                              "--out", tmp_path / "x.png")
+    assert code == 2 and "outside the 32×32 frame" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    code, out, err = ganforge(capsys, "project", run, "--input", photos / "b.png", "--out", proj, "--method", "opt",
+                              "--class", 3)
+    assert code == 2 and "unconditional" in err and len(err.strip().splitlines()) == 1

@@ -117,6 +117,7 @@ def ian_run(tmp_path_factory):
     return run
 
 
+@pytest.mark.slow  # a 50-step training run (shared with the next test)
 def test_tiny_ian_training_reduces_reconstruction_error(ian_run):
     rows = [json.loads(line) for line in open(ian_run / "metrics.jsonl")]
     mse = [r["recon_mse"] for r in rows if "recon_mse" in r]
@@ -126,12 +127,14 @@ def test_tiny_ian_training_reduces_reconstruction_error(ian_run):
     assert all(k in rows[-1] for k in ("d_loss", "g_loss", "pixel", "feature", "kl"))
 
 
+@pytest.mark.slow
 def test_ian_run_loads_and_its_encoder_drives_the_photo_editor(ian_run):
     from ganforge import api
-    from ganforge.editing import EditSession
+    from ganforge.editing import EditSession, encoder_for_run
 
     g = api.load(str(ian_run))
     d = api.load_discriminator(str(ian_run))
+    assert encoder_for_run(str(ian_run), d) == d.encode_mean  # no RUN/encoder: the introspective encoder
     photo = g.sample(1, seed=3)
     s = EditSession(g, photo, method="npe", encoder=d.encode_mean, projector="encoder", features=None, npe_steps=5)
     assert s.projection.method == "encoder"
@@ -145,7 +148,7 @@ def test_binary_ablation_trains_too(tmp_path):
     from ganforge.data import build_dataset
 
     cfg = load_config("ian-mnist", TINY + ["method.adversarial=binary"])
-    with pytest.raises(ConfigError, match="ternary or binary"):
+    with pytest.raises(ConfigError, match="ternary, binary or none"):
         load_config("ian-mnist", TINY + ["method.adversarial=quaternary"])
     method = build_method(cfg, build_dataset(cfg.data).info)
     assert [method.lr_factor(p) for p in (0.0, 0.5, 0.7, 0.99)] == [1.0, 0.5, 0.25, 0.05]  # official schedule
@@ -165,3 +168,12 @@ def test_binary_ablation_trains_too(tmp_path):
     assert all(torch.isfinite(v) for log in logs for v in log.values())
     after = method.discriminator.discriminator_parameters()
     assert any(not torch.equal(a, b) for a, b in zip(before, after))
+    vae = build_method(load_config("ian-mnist", TINY + ["method.adversarial=none", "method.feature_weight=0"]),
+                       build_dataset(cfg.data).info)
+    assert set(vae.optimizers()) == {"ge"}
+    body = [p.detach().clone() for p in vae.discriminator.body.parameters()]
+    judge = [p.detach().clone() for p in vae.discriminator.judge.parameters()]
+    log = vae.step(Data(), 0.0)
+    assert log["d_loss"].item() == 0.0  # no adversary
+    assert any(not torch.equal(a, b) for a, b in zip(body, vae.discriminator.body.parameters()))  # body learns
+    assert all(torch.equal(a, b) for a, b in zip(judge, vae.discriminator.judge.parameters()))

@@ -50,17 +50,15 @@ def _common(p, projector_flag: str = "--method") -> None:
 def _encoder(args, g):
     """The trained encoder: --encoder, RUN/encoder, or an introspective discriminator's own (IAN); else None."""
     from . import api
-    from .editing import load_encoder
+    from .editing.run import encoder_for_run
 
-    if args.encoder:
-        return load_encoder(args.encoder, device=str(g.device))
-    if os.path.isfile(os.path.join(args.run, "encoder", "encoder.json")):
-        return load_encoder(args.run, device=str(g.device))
-    try:
-        disc = api.load_discriminator(args.run, device=str(g.device))
-    except (CheckpointError, RuntimeError):
-        return None
-    return getattr(disc, "encode_mean", None)
+    disc = None
+    if not args.encoder:
+        try:
+            disc = api.load_discriminator(args.run, device=str(g.device))
+        except (CheckpointError, RuntimeError):
+            disc = None
+    return encoder_for_run(args.run, disc, args.encoder, device=str(g.device))
 
 
 def _load(args):
@@ -86,8 +84,6 @@ def cmd_train_encoder(args) -> int:
 
 
 def cmd_project(args) -> int:
-    import torch
-
     from .cli_translate import _inputs
     from .editing import project, read_image, write_image
     from .errors import DataError

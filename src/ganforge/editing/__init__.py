@@ -10,6 +10,7 @@ from .flow import horn_schunck, transfer_edit, warp
 from .images import read_image, write_image
 from .npe import gaussian_blur, npe_latent_step, npe_output
 from .projection import Projection, project
+from .run import encoder_for_run
 from .session import EditResult, EditSession
 from .space import LatentSpace
 from .strokes import StrokeError, apply_strokes, parse_strokes, read_strokes
@@ -17,5 +18,5 @@ from .strokes import StrokeError, apply_strokes, parse_strokes, read_strokes
 __all__ = ["ConstrainedResult", "constrained_edit", "Constraints", "constraint_costs", "edge_map", "LatentEncoder",
            "load_encoder", "save_encoder", "train_encoder", "pixel_error", "reconstruction_loss", "horn_schunck",
            "transfer_edit", "warp", "read_image", "write_image", "gaussian_blur", "npe_latent_step", "npe_output",
-           "Projection", "project", "EditResult", "EditSession", "LatentSpace", "StrokeError", "apply_strokes",
+           "Projection", "project", "encoder_for_run", "EditResult", "EditSession", "LatentSpace", "StrokeError", "apply_strokes",
            "parse_strokes", "read_strokes"]

@@ -20,7 +20,9 @@ real batch x, reconstructions x̂ = G(μ + σ·ε) with (μ, log σ) = E(x), and
   applied at the same fractions of train.steps when `lr_schedule` is on.
 
 `adversarial: binary` is the ablation with the usual two classes: reconstructions and samples are both "fake" (D's
-real-vs-rest log-odds with binary cross-entropy).
+real-vs-rest log-odds with binary cross-entropy). `adversarial: none` is the plain-VAE baseline of the same networks
+(Kingma & Welling 2014): no D step, no adversarial term, and the body learns with the encoder head from the
+reconstruction + KL loss (set feature_weight 0: the features would be the encoder's own).
 """
 from __future__ import annotations
 
@@ -59,11 +61,11 @@ class IANConfig:
     ags_weight: float = 1.0  # G's adversarial loss on samples
     ortho: float = 1e-3
     reg: float = 1e-5  # L2 on the encoder head's weights
-    adversarial: str = "ternary"  # ternary | binary (ablation)
+    adversarial: str = "ternary"  # ternary | binary (ablation) | none (plain VAE baseline)
 
     def validate(self):
-        if self.adversarial not in ("ternary", "binary"):
-            raise ConfigError(f"method.adversarial must be ternary or binary, got {self.adversarial!r}")
+        if self.adversarial not in ("ternary", "binary", "none"):
+            raise ConfigError(f"method.adversarial must be ternary, binary or none, got {self.adversarial!r}")
         if self.lr <= 0 or len(self.betas) != 2:
             raise ConfigError(f"method.lr must be > 0 and method.betas two values, got {self.lr}, {self.betas}")
         for key in ("recon_weight", "feature_weight", "kl_weight", "dg_weight", "dd_weight", "agr_weight",
@@ -119,10 +121,18 @@ class IAN(Method):
     def optimizers(self):
         if self._opt is None:
             c, D = self.cfg, self.discriminator
+            if c.adversarial == "none":  # VAE: the body learns with the encoder head
+                encoder = itertools.chain(D.body.parameters(), D.encoder.parameters())
+                return self._opt_set({"ge": adam(itertools.chain(self.generator.parameters(), encoder), c.lr,
+                                                 c.betas)})
             self._opt = {"ge": adam(itertools.chain(self.generator.parameters(), D.encoder.parameters()), c.lr,
                                     c.betas),
                          "d": adam(D.discriminator_parameters(), c.lr, c.betas)}
         return self._opt
+
+    def _opt_set(self, opt):
+        self._opt = opt
+        return opt
 
     def lr_factor(self, progress: float) -> float:
         if not self.cfg.lr_schedule:
@@ -155,7 +165,7 @@ class IAN(Method):
 
     def g_step(self, x: torch.Tensor):
         c, D, G = self.cfg, self.discriminator, self.generator
-        frozen = D.discriminator_parameters()
+        frozen = D.discriminator_parameters() if c.adversarial != "none" else []
         for p in frozen:
             p.requires_grad_(False)
         try:
@@ -167,10 +177,13 @@ class IAN(Method):
             feature = torch.stack([F.mse_loss(a, b) for a, b in zip(f_hat, f_real)]).mean()
             pixel = torch.mean(2 * torch.abs(x_hat - x))
             kl = kl_divergence(mu, log_sigma)
-            t_rec, t_smp = D.ternary_from_features(f_hat[-1]), D.ternary_logits(G(self.sample_z(len(x))))
+            if c.adversarial == "none":
+                adv = x.new_zeros(())
+            else:
+                t_rec, t_smp = D.ternary_from_features(f_hat[-1]), D.ternary_logits(G(self.sample_z(len(x))))
             if c.adversarial == "ternary":
                 adv = ternary_g_loss(t_rec, t_smp, c.agr_weight, c.ags_weight)
-            else:
+            elif c.adversarial == "binary":
                 bce = F.binary_cross_entropy_with_logits
                 h, s = real_log_odds(t_rec), real_log_odds(t_smp)
                 adv = c.agr_weight * bce(h, torch.ones_like(h)) + c.ags_weight * bce(s, torch.ones_like(s))
@@ -192,7 +205,7 @@ class IAN(Method):
         for opt in self.optimizers().values():
             set_lr(opt, self.cfg.lr * factor)
         x = data.next().x
-        d_loss = self.d_step(x)
+        d_loss = self.d_step(x) if self.cfg.adversarial != "none" else x.new_zeros(())
         logs = self.g_step(x)
         logs["d_loss"] = d_loss
         return logs
