@@ -259,6 +259,13 @@ def test_igan_session_output_is_the_flow_transfer_and_undo_restores(gen_and_enco
     assert r.costs["colour"] < constraint_costs(s.recon0, s.constraints)["colour"].item()
     assert torch.equal(r.output, transfer_edit(s.original, s.recon0, r.generated)[0])
     assert s.painted.sum() == s.constraints.colour_mask.sum() > 0
+    same = s.stroke([], steps=0)  # no new stroke and no step: nothing moves
+    assert torch.equal(same.latent, r.latent) and torch.equal(same.output, r.output)
+    more = s.stroke([], steps=5)  # a page refines the same constraints with a few steps per call
+    assert not torch.equal(more.latent, r.latent)
+    s.undo()
+    assert torch.equal(s.result.latent, r.latent)
+    s.undo()
     s.undo()
     assert torch.equal(s.result.output, s.original) and not s.painted.any()
 

@@ -83,13 +83,15 @@ class EditSession:
             self.constraints, self.painted, self.latent, self.result = self._history.pop()
         return self.result
 
-    def stroke(self, strokes) -> EditResult:
-        """Apply strokes (a list of stroke dicts, or a stroke document with "size") and return the new result."""
+    def stroke(self, strokes, steps: Optional[int] = None) -> EditResult:
+        """Apply strokes (a list of stroke dicts, or a stroke document with "size") and return the new result.
+        `steps` overrides edit_steps / npe_steps for this call: a page can call with few steps per mouse event
+        (one iGAN step is ~40 ms at 32² on a CPU) and `stroke([])` again to keep refining the same constraints."""
         started = time.perf_counter()
         parsed = parse_strokes(strokes, self.resolution)
         self._history.append((self.constraints, self.painted, self.latent, self.result))
         try:
-            result = self._npe(parsed) if self.method == "npe" else self._igan(parsed)
+            result = self._npe(parsed, steps) if self.method == "npe" else self._igan(parsed, steps)
         except Exception:
             self.constraints, self.painted, self.latent, self.result = self._history.pop()
             raise
@@ -97,23 +99,25 @@ class EditSession:
         self.result = result
         return result
 
-    def _igan(self, parsed) -> EditResult:
+    def _igan(self, parsed, steps: Optional[int]) -> EditResult:
         self.constraints = apply_strokes(self.constraints, parsed, self.recon0[0])
         self.painted = self.painted | self.constraints.painted
-        r = constrained_edit(self.ls, self.latent0, self.constraints, start=self.latent, steps=self.edit_steps,
+        r = constrained_edit(self.ls, self.latent0, self.constraints, start=self.latent,
+                             steps=self.edit_steps if steps is None else steps,
                              candidates=self.candidates, seed=self.seed)
         self.latent = r.latent.cpu()
         output, _ = transfer_edit(self.original, self.recon0, r.image)
         return EditResult(output, r.image, self.latent.clone(), r.costs)
 
-    def _npe(self, parsed) -> EditResult:
+    def _npe(self, parsed, steps: Optional[int]) -> EditResult:
         latent = self.latent
         for s in parsed:
             if s["type"] != "color":
                 raise StrokeError(f"the Neural Photo Editor paints colours only, got a {s['type']} stroke "
                                   f"(use method igan)")
             one = apply_strokes(Constraints.empty(self.ls.image_shape), [s], self.recon0[0])
-            latent = npe_latent_step(self.ls, latent, one.colour_target, one.colour_mask, steps=self.npe_steps)
+            latent = npe_latent_step(self.ls, latent, one.colour_target, one.colour_mask,
+                                     steps=self.npe_steps if steps is None else steps)
             self.constraints = apply_strokes(self.constraints, [s], self.recon0[0])
             self.painted = self.painted | one.painted
         self.latent = latent.cpu()
