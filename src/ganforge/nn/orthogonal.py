@@ -39,3 +39,16 @@ def orthogonal_targets(module: nn.Module, skip: Iterable[torch.Tensor] = ()) -> 
     Biases, BN gains and attention's scalar γ have fewer dimensions and are left out."""
     skipped = {id(p) for p in skip}
     return [p for p in module.parameters() if p.ndim >= 2 and id(p) not in skipped]
+
+
+def orthogonal_l1(weight: torch.Tensor) -> torch.Tensor:
+    """IAN's orthogonal regulariser (Brock, Lim, Ritchie, Weston, ICLR 2017, §3.3; official `train_IAN.py`
+    `ortho_res`, strength 1e-3) for one 4-D convolution weight (out × in × kh × kw): for every output filter k the
+    Gram matrix of its kernel rows, G_k[a, b] = Σ_{i,c} W[k, i, a, c]·W[k, i, b, c] (kh × kh), is pushed to the
+    identity in L1: Σ_k Σ_{a,b} |G_k − I|. Unlike BigGAN's `off_diagonal_gram_norm` it is per filter, keeps the
+    diagonal (rows pushed to unit norm) and takes absolute values. Weights of other ranks are not regularised."""
+    if weight.dim() != 4:
+        return weight.new_zeros(())
+    rows = weight.permute(0, 2, 1, 3).reshape(weight.shape[0], weight.shape[2], -1)  # out × kh × (in·kw)
+    gram = rows @ rows.transpose(1, 2)
+    return (gram - torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)).abs().sum()
