@@ -139,6 +139,10 @@ def load(run_dir: str, device: str = "cpu", ema: bool = True):
     config = load_config(meta["config"])
     info = DataInfo.from_json(meta["data_info"])
     dev = resolve_device(device)
+    if info.is_text:  # token data (MaskGAN, MaskMLE): in-filling and text samples
+        from .text_api import load_text
+
+        return load_text(ckpt, meta, config, info, dev, load_entry(ckpt, "generator", meta))
     if info.target_shape:  # two-domain data, images or 2-D points (DiscoGAN's toy)
         return _load_translator(ckpt, meta, config, info, dev, ema)
     generator = build_generator(config.generator, info)
