@@ -134,3 +134,12 @@ def test_fortunes_corpus_from_the_wheel():
     lengths = ds.attrs["length"]
     unk = ((ds.x == UNK_ID).sum() / lengths.sum()).item()
     assert 0.02 < unk < 0.2  # a capped vocabulary of real English leaves a few percent unknown
+
+
+def test_data_preview_of_text_writes_the_real_rows(tmp_path):
+    from ganforge.cli import main
+
+    assert main(["data", "preview", "grammar", "n=30", "--n", "5", "--out", str(tmp_path / "p.png")]) == 0
+    lines = (tmp_path / "p.txt").read_text().splitlines()
+    real = {" ".join(s) for s in build_dataset(load_config("maskgan-grammar", ["data.n=30"]).data).texts}
+    assert len(lines) == 5 and set(lines) <= real

@@ -167,6 +167,9 @@ def evaluate(run_dir: str, metrics="auto", n: int = 10_000, seed: int = 0, *, ex
     from .evaluation import evaluate as score
 
     g = load(run_dir, device=device, ema=ema)
+    if getattr(g.info, "is_text", False):
+        raise ConfigError("`eval` scores image runs; text runs are scored by ganforge.metrics.text (unique n-grams, "
+                          "reference-LM perplexity, exact grammar likelihood): see benchmarks/claims/maskgan.py")
     data_config = load_config(g.config.to_dict(), [f"data.{o}" for o in data]).data if data else g.config.data
     disc = load_discriminator(run_dir, device=str(g.device)) if wants_probe(metrics) else None
     result = score(g.generator, data_config, metrics, n=n, seed=seed, extractor=extractor, weights=weights,

@@ -17,7 +17,7 @@ from typing import List, Tuple
 import torch
 
 from .data.text import BLANK, EOS_ID, MASK_ID, PAD_ID, UNK_ID, Vocab, detokenize, tokenize
-from .errors import DataError
+from .errors import DataError, GanforgeError
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,11 @@ class LoadedTextModel:
         self.config, self.info, self.checkpoint, self.device = config, info, checkpoint, device
         self.vocab = Vocab(info.vocab)
         self.seq_len = int(info.shape[0])
+
+    def latents(self, *args, **kwargs):
+        raise GanforgeError("a text run has no latent space: use `ganforge infill` or `ganforge sample`")
+
+    generate = latents
 
     # -- in-filling -------------------------------------------------------------------------------------------------
     def parse(self, text: str) -> Tuple[torch.Tensor, torch.Tensor, List[str]]:
