@@ -8,7 +8,7 @@ exact at any point, DESIGN.md §10):
 1. **Maximum-likelihood pre-training** for the first `pretrain_steps` generator updates: cross-entropy of the
    missing tokens with teacher forcing (official ``gen_training_strategy=cross_entropy``, Adam lr 7.4876e-4).
    With `pretrain_discriminator` the discriminator is trained on the generator's fills meanwhile (the official
-   ``dis_pretrain``). **MaskMLE** (method ``maskmle``) is this stage alone, for the whole run.
+   ``dis_pretrain``, at its own rate ``dis_pretrain_learning_rate`` 5e-3). **MaskMLE** (method ``maskmle``) is this stage alone, for the whole run.
 2. **Adversarial** (MaskGAN): `d_iters` discriminator updates — 0.5·(BCE(D(x), 1) + BCE(D(x̂), present)) weighted
    by the missing positions, so only filled-in words count — then one generator update by REINFORCE: rewards
    log D(x̂_t) at the filled tokens, discounted returns (γ = `gamma`), advantage = return − critic value clipped
@@ -35,7 +35,6 @@ from ..registry import METHODS
 from .base import Method
 from .standard import adam
 
-EOS_ID, MASK_ID = 2, 3
 
 
 @dataclass
@@ -48,6 +47,7 @@ class MaskGANConfig:
     pretrain_lr: float = 7.4876e-4  # G's MLE learning rate (official pre-training command)
     g_lr: float = 1.66e-4  # G's REINFORCE learning rate (paper PTB 3.8877e-5 at 100k steps; IMDB 1.66e-3)
     d_lr: float = 5e-4  # dis_learning_rate
+    d_pretrain_lr: float = 5e-3  # dis_pretrain_learning_rate: D's rate during the pre-training stage
     critic_lr: float = 9.756e-4  # critic_learning_rate (IMDB example; PTB 5.1761e-7)
     d_iters: int = 2  # dis_train_iterations per generator update
     gamma: float = 0.89072  # rl_discount_rate
@@ -105,6 +105,7 @@ class MaskGAN(Method):
             self._opt = {"g_mle": adam(self.generator.parameters(), c.pretrain_lr, c.betas),
                          "g": adam(self.generator.parameters(), c.g_lr, c.betas),
                          "d": adam(self.discriminator.parameters(), c.d_lr, c.betas),
+                         "d_pre": adam(self.discriminator.parameters(), c.d_pretrain_lr, c.betas),
                          "critic": adam(self.critic.parameters(), c.critic_lr, c.betas)}
         return self._opt
 
@@ -141,7 +142,7 @@ class MaskGAN(Method):
         with torch.no_grad():
             fake, _ = self.generator.fill(tokens, missing, generator=self._rng())
         loss = discriminator_loss(self.discriminator(tokens, missing), self.discriminator(fake, missing), missing)
-        self._clipped_update(loss, "d", self.discriminator)
+        self._clipped_update(loss, "d_pre" if self.pretraining else "d", self.discriminator)
         self.d_steps += 1
         return loss.detach()
 
