@@ -182,6 +182,7 @@ def test_cli_train_resume_infill_and_sample(tmp_path, capsys):
         words = line.split()
         assert words[:2] == ["the", "cat"] and words[3:5] == ["near", "the"] and len(words) == 6
         assert words[2].startswith("[") and words[5].startswith("[")
+        assert not {words[2], words[5]} & {"[<eos>]", "[<unk>]", "[<pad>]", "[<m>]"}  # blanks are words
     assert main(["infill", run, "--text", "the cat ___ near the ___", "--n", "3", "--seed", "1"]) == 0
     assert capsys.readouterr().out.strip().splitlines() == lines  # seeded
     assert main(["sample", run, "--n", "10", "--out", str(tmp_path / "s.png")]) == 0

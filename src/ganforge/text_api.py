@@ -6,7 +6,8 @@ checkpoint's data info, never from the method's name).
 In-filling: the text is tokenised as the training data; each ``___`` is one missing word; words outside the run's
 vocabulary become ``<unk>`` (a warning says which); ``<eos>`` closes the row. Unconditional samples mask every
 position of a row whose length is drawn from the training data's row lengths (the last token ``<eos>`` given):
-MaskGAN generates text by filling a fully masked sequence.
+MaskGAN generates text by filling a fully masked sequence. Both fill blanks with words only: ``<eos>`` and ``<unk>``
+are never chosen (the renormalised distribution over the other words is sampled).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from .data.text import BLANK, EOS_ID, MASK_ID, PAD_ID, UNK_ID, Vocab, detokenize
 from .errors import DataError, GanforgeError
 
 log = logging.getLogger(__name__)
+WORDS_ONLY = (EOS_ID, UNK_ID)  # a blank is a word: never the end of the text, never "unknown"
 
 
 class LoadedTextModel:
@@ -79,7 +81,7 @@ class LoadedTextModel:
         [brackets]."""
         row, miss, _ = self.parse(text)
         tokens, missing = row.expand(n, -1).to(self.device), miss.expand(n, -1).to(self.device)
-        filled, _ = self.generator.fill(tokens, missing, generator=self._rng(seed), greedy=greedy)
+        filled, _ = self.generator.fill(tokens, missing, generator=self._rng(seed), greedy=greedy, ban=WORDS_ONLY)
         return [self._show(f, m) for f, m in zip(filled.cpu().tolist(), missing.cpu().tolist())]
 
     def _show(self, row, miss) -> str:
@@ -109,7 +111,8 @@ class LoadedTextModel:
         pos = torch.arange(self.seq_len)[None]
         tokens = torch.where(pos == lengths[:, None] - 1, EOS_ID, PAD_ID).long()
         missing = pos < lengths[:, None] - 1
-        filled, _ = self.generator.fill(tokens.to(self.device), missing.to(self.device), generator=self._rng(seed))
+        filled, _ = self.generator.fill(tokens.to(self.device), missing.to(self.device), generator=self._rng(seed),
+                                        ban=WORDS_ONLY)
         return filled.cpu()
 
     def sample_text(self, n: int, seed: int = 0) -> List[str]:

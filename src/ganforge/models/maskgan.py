@@ -105,15 +105,20 @@ class MaskGenerator(Generator):
         return self.out(out).index_fill(-1, self.never, -1e9)
 
     def fill(self, tokens: torch.Tensor, missing: torch.Tensor, generator: Optional[torch.Generator] = None,
-             temperature: float = 1.0, greedy: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+             temperature: float = 1.0, greedy: bool = False, ban: Tuple[int, ...] = ()) -> Tuple[torch.Tensor, torch.Tensor]:
         """Sample the missing tokens autoregressively: (filled tokens N×L, log π of each chosen token N×L, zero at
-        present positions; differentiable for REINFORCE). One batched LSTM step per position."""
+        present positions; differentiable for REINFORCE). One batched LSTM step per position. `ban`: token ids
+        never chosen (e.g. <eos> and <unk> when a person's blanks must be words)."""
+        banned = torch.tensor(ban, dtype=torch.long, device=tokens.device)
         memory, state = self.net.encode(masked_input(tokens, missing))
         prev = torch.full_like(tokens[:, 0], EOS_ID)
         filled, logps = [], []
         for t in range(tokens.shape[1]):
             out, _, state = self.net.decode(prev[:, None], memory[:, t : t + 1], memory, state)
-            logp = F.log_softmax(self.logits(out[:, 0]) / temperature, dim=-1)  # N×V
+            logits = self.logits(out[:, 0])
+            if ban:
+                logits = logits.index_fill(-1, banned, -1e9)
+            logp = F.log_softmax(logits / temperature, dim=-1)  # N×V
             with torch.no_grad():
                 if greedy:
                     choice = logp.argmax(dim=-1)
