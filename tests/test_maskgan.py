@@ -204,6 +204,13 @@ def test_bad_infill_text_is_one_line_error(tmp_path, capsys, text, message):
     assert message in err and "\n" not in err and "Traceback" not in err
 
 
+def test_image_scores_are_refused_for_text_runs(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    assert main(["train", "maskgan-grammar", "--out", run, *TINY, "train.steps=1", "train.eval_every=1"]) == 2
+    assert "text runs" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_unknown_words_are_read_as_unk(tmp_path, capsys):
     run = str(tmp_path / "run")
     assert main(["train", "maskgan-grammar", "--out", run, *TINY, "train.steps=1", "method.pretrain_steps=1"]) == 0

@@ -111,6 +111,9 @@ class Trainer:
         # Data first: a missing or empty source fails here, before anything is written or built.
         self.dataset = dataset if dataset is not None else build_dataset(config.data)
         self.info = self.dataset.info
+        if t.eval_every and self.info.is_text:
+            raise ConfigError("train.eval_every: image metrics do not apply to text runs; set it to 0 (text scores: "
+                              "ganforge.metrics.text, benchmarks/claims/maskgan.py)")
         if t.eval_every:  # a wrong metric name fails now, not at the first evaluation
             from ..evaluation import parse_metrics
 
