@@ -134,6 +134,10 @@ def load(run_dir: str, device: str = "cpu", ema: bool = True):
     config = load_config(meta["config"])
     info = DataInfo.from_json(meta["data_info"])
     dev = resolve_device(device)
+    if info.is_text:  # token data (MaskGAN, MaskMLE): in-filling and text samples
+        from .text_api import load_text
+
+        return load_text(ckpt, meta, config, info, dev, load_entry(ckpt, "generator", meta))
     if info.target_shape:  # two-domain data, images or 2-D points (DiscoGAN's toy)
         return _load_translator(ckpt, meta, config, info, dev, ema)
     generator = build_generator(config.generator, info)
@@ -158,6 +162,9 @@ def evaluate(run_dir: str, metrics="auto", n: int = 10_000, seed: int = 0, *, ex
     from .evaluation import evaluate as score
 
     g = load(run_dir, device=device, ema=ema)
+    if getattr(g.info, "is_text", False):
+        raise ConfigError("`eval` scores image runs; text runs are scored by ganforge.metrics.text (unique n-grams, "
+                          "reference-LM perplexity, exact grammar likelihood): see benchmarks/claims/maskgan.py")
     data_config = load_config(g.config.to_dict(), [f"data.{o}" for o in data]).data if data else g.config.data
     disc = load_discriminator(run_dir, device=str(g.device)) if wants_probe(metrics) else None
     result = score(g.generator, data_config, metrics, n=n, seed=seed, extractor=extractor, weights=weights,

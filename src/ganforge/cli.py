@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_edit import add_edit_parsers
     from .cli_serve import add_serve_parser
     from .cli_style import add_style_parsers
+    from .cli_text import add_text_parsers
     from .cli_translate import add_translate_parsers
     from .stylize.cli import add_stylize_parser
 
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_translate_parsers(sub)
     add_serve_parser(sub)
     add_edit_parsers(sub)
+    add_text_parsers(sub)
 
     iv = sub.add_parser("intervene", help="ablate or insert units of a layer: before/after picture")
     iv.add_argument("run")
@@ -180,7 +182,8 @@ def cmd_train(args) -> int:
     if result.scores:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in result.scores.items() if not k.endswith(("_std", "_total")))
         print(f"  scores      {shown}  (plot: {result.scores_plot})")
-    print(f"Look at {os.path.join(result.run_dir, 'samples', 'latest.png')} to see what the generator draws.")
+    latest = "latest" + (os.path.splitext(result.samples)[1] if result.samples else ".png")
+    print(f"Look at {os.path.join(result.run_dir, 'samples', latest)} to see what the generator draws.")
     return 0
 
 
@@ -189,6 +192,11 @@ def cmd_sample(args) -> int:
     from .utils.images import save_grid
 
     g = api.load(args.run, ema=not args.raw_weights)
+    if getattr(g.info, "is_text", False):  # text runs: lines of text
+        from .cli_text import write_text_samples
+
+        print(write_text_samples(g, args.n, args.seed, args.out))
+        return 0
     print(save_grid(g.sample(args.n, seed=args.seed, y=args.cls), args.out))
     return 0
 
@@ -331,10 +339,12 @@ def _more_commands():
     from .cli_edit import EDIT_COMMANDS
     from .cli_serve import SERVE_COMMANDS
     from .cli_style import STYLE_COMMANDS
+    from .cli_text import TEXT_COMMANDS
     from .cli_translate import TRANSLATE_COMMANDS
     from .stylize.cli import cmd_stylize
 
-    COMMANDS.update(STYLE_COMMANDS, **TRANSLATE_COMMANDS, **SERVE_COMMANDS, **EDIT_COMMANDS, stylize=cmd_stylize)
+    COMMANDS.update(STYLE_COMMANDS, **TRANSLATE_COMMANDS, **SERVE_COMMANDS, **EDIT_COMMANDS, **TEXT_COMMANDS,
+                    stylize=cmd_stylize)
 
 
 _more_commands()

@@ -21,6 +21,7 @@ class DataInfo:
     attr_names: Tuple[str, ...] = ()
     target_shape: Tuple[int, ...] = ()  # (C', H', W') of Batch.target for two-domain data; () when there is none
     paired: bool = False  # two-domain data: Batch.target is x's own counterpart (True) or an unrelated draw of B
+    vocab: Tuple[str, ...] = ()  # text data: the words of the token ids (data/text.py); () for other data
 
     @property
     def is_image(self) -> bool:
@@ -31,6 +32,11 @@ class DataInfo:
         """Batches carry a second image (`target`): translation or super-resolution data."""
         return len(self.target_shape) == 3
 
+    @property
+    def is_text(self) -> bool:
+        """Batches carry token ids (x int64 N×L) of the vocabulary `vocab`."""
+        return len(self.vocab) > 0
+
     def to_json(self) -> dict:
         return {
             "shape": list(self.shape),
@@ -40,6 +46,7 @@ class DataInfo:
             "attr_names": list(self.attr_names),
             "target_shape": list(self.target_shape),
             "paired": self.paired,
+            **({"vocab": list(self.vocab)} if self.vocab else {}),
         }
 
     @staticmethod
@@ -52,6 +59,7 @@ class DataInfo:
             attr_names=tuple(d.get("attr_names", ())),
             target_shape=tuple(d.get("target_shape", ())),
             paired=bool(d.get("paired", False)),
+            vocab=tuple(d.get("vocab", ())),
         )
 
 

@@ -54,6 +54,12 @@ def preview(dataset: TensorDataset, out: str, n: int = 64, seed: int = 0) -> str
     samples in the same order) and a legend of mask classes; 2-D points become a scatter plot (at least
     2,000 points, since a few dozen dots do not show a distribution).
     """
+    if dataset.info.is_text:  # rows of words, as a .txt file
+        from .text import detokenize, write_text_samples
+
+        rows = dataset.get(_sample_indices(len(dataset), n, seed)).x
+        out = os.path.splitext(out)[0] + ".txt" if out.endswith(".png") else out
+        return write_text_samples([detokenize(dataset.vocab.decode(r)) for r in rows.tolist()], out)
     if dataset.x.dim() == 2:
         batch = dataset.get(_sample_indices(len(dataset), max(n, MIN_SCATTER_POINTS), seed))
         lim = max(2.5, float(batch.x.abs().max()) * 1.1)

@@ -111,6 +111,9 @@ class Trainer:
         # Data first: a missing or empty source fails here, before anything is written or built.
         self.dataset = dataset if dataset is not None else build_dataset(config.data)
         self.info = self.dataset.info
+        if t.eval_every and self.info.is_text:
+            raise ConfigError("train.eval_every: image metrics do not apply to text runs; set it to 0 (text scores: "
+                              "ganforge.metrics.text, benchmarks/claims/maskgan.py)")
         if t.eval_every:  # a wrong metric name fails now, not at the first evaluation
             from ..evaluation import parse_metrics
 
@@ -280,12 +283,16 @@ class Trainer:
             x, nrow = self.method.preview(g, self.fixed_z)
             g.train(was_training)
         path = os.path.join(self.run_dir, "samples", f"{step_name(self.step)}.png")
-        if self.info.is_image:
+        if self.info.is_text:  # in-filled rows as a .txt file
+            from ..data.text import write_filled
+
+            path = write_filled(x, self.info.vocab, path[:-4] + ".txt")
+        elif self.info.is_image:
             save_grid(x, path, nrow=nrow)
         else:
             ref = self.dataset.get(torch.arange(min(len(self.dataset), 2000)))
             save_scatter(x, path, reference=ref.target if ref.target is not None else ref.x)  # the output domain
-        shutil.copyfile(path, os.path.join(self.run_dir, "samples", "latest.png"))
+        shutil.copyfile(path, os.path.join(self.run_dir, "samples", "latest" + os.path.splitext(path)[1]))
         return path
 
     # -- scores -------------------------------------------------------------------------------------------------------
