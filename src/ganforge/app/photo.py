@@ -41,6 +41,7 @@ from .uploads import decode_image, read_body, to_run_input
 Coordinate = Annotated[SFloat, Field(ge=0, le=100_000)]
 Channel = Annotated[SInt, Field(ge=0, le=255)]
 MAX_STROKES, MAX_POINTS = 16, 500
+MAX_UNDO = 32  # stroke requests a session can undo (older states are dropped: memory stays bounded)
 
 
 class EditStroke(Body):
@@ -118,6 +119,11 @@ class PhotoSession:
                 raise
         self.history.append(self.strokes)
         self.strokes += len(strokes)
+        while len(self.history) > MAX_UNDO:  # EditSession keeps one saved state per stroke call: drop the oldest
+            self.history.pop(0)
+            for s in (self.igan, self.npe):
+                if s is not None:
+                    s._history.pop(0)
         self.last_seconds = time.perf_counter() - started
 
     def undo(self) -> None:
