@@ -215,8 +215,8 @@ class Encoders:
             except Exception:  # no discriminator in the checkpoint: no IAN encoder
                 disc = None
             enc = encoder_for_run(served.path, disc)
-            ian = enc is not None and enc == getattr(disc, "encode_mean", None)
-            kind = None if enc is None else ("the IAN discriminator's encoder" if ian else
+            ian = getattr(disc, "encode_mean", None) is not None  # an introspective discriminator: NPE on offer
+            kind = None if enc is None else ("the IAN discriminator's encoder" if ian and enc == disc.encode_mean else
                                              "the run's trained encoder (RUN/encoder)")
             self.cache[served.name] = (enc, kind, ian)
         return self.cache[served.name]
