@@ -4,7 +4,12 @@
 
 Starts the explorer on a free loopback port (uvicorn in this process), drives Debian's Chromium through
 Playwright (headless), uses each page a little (a truncation change, two picked samples and their interpolation,
-a style crossover, a painted stroke, a few seconds of GAN Lab training) and saves one full-page PNG per page.
+a style crossover, a painted stroke, a few seconds of GAN Lab training, a real image projected and painted with
+a white stroke on the Edit page) and saves one full-page PNG per page.
+
+The docs' Edit page shows an IAN run (iGAN and the Neural Photo Editor side by side):
+    python scripts/serve_screenshots.py runs/claims/dcgan-shapes runs/gallery/stylegan-shapes \
+        runs/gallery/cgan-mnist runs/claims/ian-claim-ian --edit-run ian-claim-ian --out /tmp/shots
 """
 from __future__ import annotations
 
@@ -30,7 +35,8 @@ def serve(runs, port):
     return server
 
 
-def shoot(base: str, out: str, chromium: str, paint_seed: int = 6, lab_epochs: int = 800) -> None:
+def shoot(base: str, out: str, chromium: str, paint_seed: int = 6, lab_epochs: int = 800,
+          edit_run: str = "", edit_index: int = 0) -> None:
     from playwright.sync_api import sync_playwright
 
     os.makedirs(out, exist_ok=True)
@@ -83,7 +89,20 @@ def shoot(base: str, out: str, chromium: str, paint_seed: int = 6, lab_epochs: i
         page.wait_for_function(f"parseInt(document.getElementById('epoch').textContent) >= {lab_epochs}")
         page.click("#play")
         save("lab")
-        page.goto(base + "/edit")
+        page.goto(base + "/edit" + (f"?run={edit_run}" if edit_run else ""))
+        page.wait_for_function("document.getElementById('projector').textContent.includes('MSE')")
+        page.locator("#index").fill(str(edit_index))
+        page.click("#pick-real")
+        page.wait_for_function("document.getElementById('projector').textContent.startsWith('dataset')")
+        page.locator("#color").fill("#ffffff")
+        page.locator("#width").fill("4")
+        page.locator("#steps").fill("60")
+        box = page.locator("#overlay").bounding_box()
+        page.mouse.move(box["x"] + 70, box["y"] + 230)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 250, box["y"] + 230, steps=12)
+        page.mouse.up()
+        page.wait_for_function("document.getElementById('status').textContent.includes('1 stroke')")
         save("edit")
         page.goto(base + "/api")
         page.wait_for_selector("table.api tr")
@@ -98,13 +117,15 @@ def main(argv=None) -> int:
     p.add_argument("runs", nargs="+")
     p.add_argument("--out", default="docs/img/serve")
     p.add_argument("--chromium", default="/usr/bin/chromium")
+    p.add_argument("--edit-run", default="", help="the run shown on the Edit page (its name; default: the first)")
+    p.add_argument("--edit-index", type=int, default=0, help="the dataset image edited on the Edit page")
     args = p.parse_args(argv)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = serve(args.runs, port)
     try:
-        shoot(f"http://127.0.0.1:{port}", args.out, args.chromium)
+        shoot(f"http://127.0.0.1:{port}", args.out, args.chromium, edit_run=args.edit_run, edit_index=args.edit_index)
     finally:
         server.should_exit = True
     return 0

@@ -17,6 +17,14 @@ SPECS = {
                                "train.batch_size=8"]),
     # class-conditional DCGAN on MNIST: the class picker
     "cg": ("cgan-mnist", ["generator.channels=8", "discriminator.channels=8", "train.steps=4", "train.batch_size=16"]),
+    # a DCGAN trained long enough that its samples differ (BN statistics settled): the photo editor's projection,
+    # with an iGAN encoder trained on it (hybrid projection)
+    "ed": ("dcgan-shapes", ["data.n=128", "generator.channels=8", "discriminator.channels=8", "generator.z_dim=16",
+                            "train.steps=40", "train.batch_size=16"]),
+    # IAN on MNIST: its discriminator is an encoder, so the photo editor offers the Neural Photo Editor
+    "ian": ("ian-mnist", ["generator.channels=4", "generator.z_dim=8", "discriminator.channels=4",
+                          "discriminator.z_dim=8", "discriminator.encoder_hidden=16", "discriminator.mbd_kernels=4",
+                          "method.lr=1e-3", "method.lr_schedule=false", "train.steps=40", "train.batch_size=16"]),
     # 2-D points: not an image run
     "toy": ("gan-ring8", ["data.n=512", "generator.hidden=8", "discriminator.hidden=8", "train.steps=4",
                           "train.batch_size=32"]),
@@ -24,7 +32,7 @@ SPECS = {
 
 
 def serve_runs(base) -> dict:
-    """{name: run directory} of the four tiny runs, trained on first use under `base`."""
+    """{name: run directory} of the tiny runs, trained on first use under `base` (ed with an iGAN encoder)."""
     import torch
 
     from ganforge import api
@@ -39,6 +47,13 @@ def serve_runs(base) -> dict:
             if not os.path.isfile(os.path.join(run_dir, "checkpoints", "LATEST")):
                 api.train(preset, overrides + COMMON, run_dir=run_dir, overwrite=True)
             out[name] = run_dir
+        encoder = os.path.join(root, "ed", "encoder")
+        if not os.path.isfile(os.path.join(encoder, "encoder.json")):  # the photo editor's hybrid projection
+            from ganforge.editing import save_encoder, train_encoder
+
+            g = api.load(out["ed"])
+            enc, report = train_encoder(g, steps=60, batch_size=16, lr=1e-3, channels=8, features=None, seed=0)
+            save_encoder(enc, encoder, report, g.checkpoint)
     finally:
         torch.set_num_threads(threads)
     return out

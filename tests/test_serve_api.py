@@ -42,7 +42,7 @@ def runs(tmp_path_factory):
 @pytest.fixture(scope="session")
 def client(runs):
     limits = Limits(max_upload_bytes=200_000, max_upload_pixels=1_000_000, dissect_n=32, lab_sessions=3,
-                    lab_max_steps=400)
+                    lab_max_steps=400, edit_project_steps=10)
     app = create_app([runs["dc"], runs["sg"], runs["cg"], runs["toy"]], limits=limits)
     return TestClient(app, raise_server_exceptions=False)
 
@@ -402,7 +402,8 @@ def test_openapi_documents_every_endpoint_and_pages_are_served(client):
     paths = set(spec["paths"])
     for p in ("/api/runs", "/api/runs/{run}/samples", "/api/runs/{run}/interpolate", "/api/runs/{run}/mix",
               "/api/runs/{run}/paint", "/api/runs/{run}/paint/classes", "/api/lab", "/api/lab/{sid}/step",
-              "/api/lab/{sid}/stream", "/api/runs/{run}/upload"):
+              "/api/lab/{sid}/stream", "/api/runs/{run}/upload", "/api/runs/{run}/edit", "/api/runs/{run}/edit/upload",
+              "/api/edit/{sid}", "/api/edit/{sid}/stroke", "/api/edit/{sid}/undo", "/api/edit/{sid}/reset"):
         assert p in paths, p
     for page in ("/", "/samples", "/mixing", "/paint", "/lab", "/edit", "/api"):
         r = client.get(page)
@@ -420,9 +421,11 @@ RAW_BODIES = [b"", b"{", b"[]", b"null", b'"text"', b"123", b"{\"a\":", b"\xff\x
 def _endpoints(client):
     spec = client.get("/openapi.json").json()
     sid = client.post("/api/lab", json={}).json()["id"]
+    edit_sid = client.post("/api/runs/dc/edit", json={}).json()["id"]  # the photo editor's sessions
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
-            url = path.replace("{run}", "sg" if "mix" in path else "dc").replace("{sid}", sid)
+            url = path.replace("{run}", "sg" if "mix" in path else "dc").replace(
+                "{sid}", edit_sid if path.startswith("/api/edit/") else sid)
             schema = (op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema"))
             if schema and "$ref" in schema:
                 schema = spec["components"]["schemas"][schema["$ref"].split("/")[-1]]

@@ -74,7 +74,7 @@ def runs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(runs):
     port = free_port()
-    proc, line = start(serve_command([runs["dc"], runs["sg"], runs["cg"]], "--port", str(port)), "http://")
+    proc, line = start(serve_command([runs["dc"], runs["sg"], runs["cg"], runs["ed"]], "--port", str(port)), "http://")
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -90,7 +90,7 @@ def server(runs):
 # ---------------------------------------------------------------------------------------- the real server
 def test_cli_prints_the_loopback_address_and_checks_the_host_header(server):
     assert server["line"].startswith(f"ganforge explorer: http://127.0.0.1:{server['port']}/")
-    assert [r["name"] for r in httpx.get(server["base"] + "/api/runs").json()["runs"]] == ["dc", "sg", "cg"]
+    assert [r["name"] for r in httpx.get(server["base"] + "/api/runs").json()["runs"]] == ["dc", "sg", "cg", "ed"]
     # a page of another site that rebinds its name to 127.0.0.1 arrives with its own Host: refused
     r = httpx.get(server["base"] + "/api/runs", headers={"Host": "attacker.example"})
     assert r.status_code == 400
@@ -189,7 +189,7 @@ def loaded(pg, img_id: str, old_src: str = "") -> str:
 def test_runs_and_api_pages_list_everything(page):
     page.goto(page.base + "/")
     page.wait_for_selector(".card h3")
-    assert page.locator("#cards .card").count() == 3
+    assert page.locator("#cards .card").count() == 4
     page.goto(page.base + "/api")
     page.wait_for_selector("table.api tr")
     assert page.locator("table.api tr").count() >= 12
@@ -279,13 +279,30 @@ def test_lab_page_drawing_mode(page):
     assert page.locator("#view").screenshot() != before
 
 
-def test_edit_page_upload(page, tmp_path):
+def test_edit_page_projects_paints_and_undoes(page, tmp_path):
     from PIL import Image
 
+    page.goto(page.base + "/edit?run=ed")
+    page.wait_for_function("document.getElementById('projector').textContent.includes('hybrid projection')")
+    assert "sample seed 0" in page.inner_text("#projector") and "trained encoder" in page.inner_text("#projector")
     path = tmp_path / "photo.png"
     Image.new("RGB", (80, 60), (30, 120, 200)).save(path)
-    page.goto(page.base + "/edit")
-    page.wait_for_function("document.getElementById('run').options.length > 0")
     page.set_input_files("#file", str(path))
-    loaded(page, "img")
-    assert "shown at the run's resolution" in page.inner_text("#status")
+    page.wait_for_function("document.getElementById('projector').textContent.startsWith('upload')")
+    page.click("#pick-real")
+    page.wait_for_function("document.getElementById('projector').textContent.startsWith('dataset image 0')")
+    page.wait_for_function("document.getElementById('status').textContent.includes('0 strokes')")
+    before = {k: page.eval_on_selector("#" + k, "i => i.src") for k in ("generated", "output")}
+    shot = page.locator("#output").screenshot()
+    box = page.locator("#overlay").bounding_box()
+    page.mouse.move(box["x"] + 60, box["y"] + 80)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 250, box["y"] + 90, steps=10)
+    page.mouse.up()
+    page.wait_for_function("document.getElementById('status').textContent.includes('1 stroke')")
+    after = {k: page.eval_on_selector("#" + k, "i => i.src") for k in ("generated", "output")}
+    assert after["generated"] != before["generated"] and after["output"] != before["output"]
+    assert page.locator("#output").screenshot() != shot  # the edit shows on the photo
+    page.click("#undo")
+    page.wait_for_function("document.getElementById('status').textContent.includes('0 strokes')")
+    assert page.eval_on_selector("#output", "i => i.src") == before["output"]  # the same PNG bytes

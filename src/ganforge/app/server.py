@@ -55,7 +55,8 @@ class BodyLimit:
 
 @dataclass
 class Limits:
-    """What one request may cost: upload bytes and pixels, dissection samples per (run, layer), GAN Lab work."""
+    """What one request may cost: upload bytes and pixels, dissection samples per (run, layer), GAN Lab work,
+    photo editing (sessions, idle seconds, projection steps, default and maximum steps per stroke request)."""
 
     max_upload_bytes: int = 8 * 1024 * 1024
     max_json_bytes: int = 4 * 1024 * 1024
@@ -64,18 +65,25 @@ class Limits:
     lab_sessions: int = 8
     lab_max_steps: int = 20_000
     lab_idle_s: float = 120.0
+    edit_sessions: int = 8
+    edit_idle_s: float = 600.0
+    edit_project_steps: int = 100
+    edit_steps: int = 20
+    edit_npe_steps: int = 10
+    edit_max_steps: int = 100
 
 
 def create_app(runs: Sequence[str], *, device: str = "cpu", limits: Optional[Limits] = None,
                allowed_hosts: Optional[Sequence[str]] = None) -> FastAPI:
     """The explorer over `runs` (run directories). allowed_hosts: Host headers accepted (the CLI passes the
     loopback names when bound to loopback, which stops DNS-rebinding pages from reaching the API); None: any."""
-    from . import lab, mixing, paint, sampling
+    from . import lab, mixing, paint, photo, sampling
 
     limits = limits or Limits()
     table = RunTable(list(runs), device=device)
     app = FastAPI(title="ganforge explorer", version="1", docs_url=None, redoc_url=None,
-                  description="Samples, style mixing, GANPaint and a GAN Lab view over trained ganforge runs. "
+                  description="Samples, style mixing, GANPaint, a GAN Lab view and photo editing (iGAN, Neural Photo Editor) "
+                              "over trained ganforge runs. "
                               "Images are PNG; errors are 4xx with {\"error\": \"one line\"}.")
     app.state.table, app.state.limits = table, limits
     install_error_handlers(app)
@@ -117,6 +125,7 @@ def create_app(runs: Sequence[str], *, device: str = "cpu", limits: Optional[Lim
     app.include_router(mixing.router(table))
     app.include_router(paint.router(table, limits))
     app.include_router(lab.router(limits))
+    app.include_router(photo.router(table, limits))
 
     def page(filename: str):
         def serve_page():
