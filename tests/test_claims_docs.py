@@ -196,6 +196,14 @@ def test_maskgan_verdict_flips_at_twice_the_standard_error_and_with_the_critic()
     assert maskgan.verdict_quality(n)[1] == cc.DIRECTION
     n["rows"]["MaskGAN (critic)"]["grammatical"] = 0.45
     assert maskgan.verdict_quality(n)[1] == cc.NOT_REPRODUCED
+    rows = n["rows"]
+    rows["MaskMLE (pre-trained only)"]["unique_4gram_pct"], rows["MaskMLE"]["unique_4gram_pct"] = 93.5, 94.0
+    rows["MaskGAN (critic)"]["unique_4gram_pct"] = 93.0  # 1 point below MaskMLE, the MLE states differ by 0.5
+    assert maskgan.verdict_modes(n)[1] == cc.REPRODUCED
+    rows["MaskGAN (critic)"]["unique_4gram_pct"] = 93.8  # below, but by less than the MLE states' difference
+    assert maskgan.verdict_modes(n)[1] not in (cc.REPRODUCED, cc.NOT_REPRODUCED)
+    rows["MaskGAN (critic)"]["unique_4gram_pct"] = 94.5
+    assert maskgan.verdict_modes(n)[1] == cc.NOT_REPRODUCED
     n["variance"]["critic"].update(variance=1.0, per_batch=[1.0, 0.9, 1.1, 1.0])
     n["variance"]["none"].update(variance=2.0, per_batch=[2.0, 1.9, 2.1, 2.0])
     assert maskgan.verdict_critic(n)[1] == cc.REPRODUCED
