@@ -69,7 +69,8 @@ def measure(run: str, real: torch.Tensor, labels: torch.Tensor, ev) -> dict:
     return {"recon_mse": float(((recon - real) ** 2).mean()),
             "recon_acc": float((ev.logits(recon).argmax(1) == labels).float().mean()),
             "recon_sharpness": grad_energy(recon) / grad_energy(real),
-            "recon_fid": float(fid(fr, fx)), "sample_fid": float(fid(fr, fs))}
+            "recon_fid": float(fid(fr, fx)), "sample_fid": float(fid(fr, fs)),
+            "recon_spread": float(recon.std(0).mean()), "real_spread": float(real.std(0).mean())}
 
 
 def main() -> int:
@@ -140,19 +141,24 @@ def verdict(n: dict):
 
 def render(results: dict):
     n = results["numbers"]
-    lines = ["| run | recon pixel MSE | recon digit accuracy | recon sharpness | recon FID | sample FID |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| run | recon pixel MSE | recon digit accuracy | recon sharpness | recon spread | recon FID | "
+             "sample FID |", "|---|---:|---:|---:|---:|---:|---:|"]
     for k, r in n["rows"].items():
+        spread = f"{r['recon_spread']:.3f}" if "recon_spread" in r else "—"
         lines.append(f"| {ARM_LABEL.get(k, k)} | {r['recon_mse']:.4f} | {100 * r['recon_acc']:.1f} % | "
-                     f"{r['recon_sharpness']:.3f} | {r['recon_fid']:.2f} | {r['sample_fid']:.2f} |")
+                     f"{r['recon_sharpness']:.3f} | {spread} | {r['recon_fid']:.2f} | {r['sample_fid']:.2f} |")
+    real_spread = next(iter(n["rows"].values())).get("real_spread")
     measured = "\n".join(lines) + (
         f"\n\nThree runs of the `ian-mnist` preset (the same networks, {n['steps']} iterations at batch "
         f"{n['batch']} each, one seed, trained on MNIST-5k's train split): IAN as the preset, the binary "
         f"adversarial loss (reconstructions and samples both \"fake\"), and a VAE (adversarial loss none, "
         f"feature weight 0: pixel + KL). Scored on the {n['n_test']} held-out test digits: pixel MSE of x against "
         f"G(μ(x)); the mnist5k evaluator's accuracy on the reconstructions; sharpness = mean Sobel gradient energy "
-        f"of the reconstructions over the real digits' (1 = as sharp as the data); FID in the evaluator's features "
-        f"of the reconstructions, and of {n['n_test']} samples G(z), against the test digits.")
+        f"of the reconstructions over the real digits' (1 = as sharp as the data); spread = per-pixel standard "
+        f"deviation of the reconstructions across the test digits, averaged over pixels (the real digits': "
+        f"{real_spread if real_spread is None else format(real_spread, '.3f')}; near 0: the decoder ignores the "
+        f"code); FID in the evaluator's features of the reconstructions, and of {n['n_test']} samples G(z), "
+        f"against the test digits.")
     return PAPER, measured, verdict_block(verdict(n))
 
 
