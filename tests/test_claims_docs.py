@@ -147,6 +147,70 @@ def test_dissection_repair_verdict_needs_a_replicated_drop_beyond_noise_below_ra
     main["fid_random"] = main["fid_after"] - 0.01  # as many random units lower FID as much: no evidence
     assert part()[1] == cc.NOT_REPRODUCED
 
+def test_igan_verdict_flips_when_the_hybrid_stops_beating_both_projectors():
+    igan = module("igan")
+    n = copy.deepcopy(RESULTS[igan.TITLE]["numbers"])
+    rows = {r["projector"]: r for r in n["projection"]["real"]}
+    for r, mean in ((rows["hybrid"], 0.01), (rows["encoder"], 0.05), (rows["opt"], 0.08)):
+        r["pixel_mse"] = {"mean": mean, "std": 0.02, "n": 32}  # standard error 0.0035 each
+    assert igan.verdict_projection(n["projection"]["real"], "real")[1] == cc.REPRODUCED
+    rows["encoder"]["pixel_mse"]["mean"] = 0.015  # lower, but by 1 standard error of the difference
+    assert igan.verdict_projection(n["projection"]["real"], "real")[1] == cc.DIRECTION
+    rows["opt"]["pixel_mse"]["mean"] = 0.009  # optimisation alone beats the hybrid
+    assert igan.verdict_projection(n["projection"]["real"], "real")[1] == cc.NOT_REPRODUCED
+    n["edit"]["cost_before"]["mean"], n["edit"]["cost_after"]["mean"] = 2.0, 1.0
+    n["edit"]["d_samples"], n["edit"]["d_edited"] = -5.0, {"mean": -5.5, "std": 1.0, "n": 32}
+    assert igan.verdict_edit(n["edit"])[1] == cc.REPRODUCED
+    n["edit"]["cost_after"]["mean"] = 1.01  # less than halved
+    assert igan.verdict_edit(n["edit"])[1] == cc.NOT_REPRODUCED
+    n["npe"]["change_inside"]["mean"], n["npe"]["change_outside"]["mean"] = 0.5, 0.01
+    n["npe"]["max_change_far"] = 0.0
+    assert igan.verdict_npe(n["npe"])[1] == cc.REPRODUCED
+    n["npe"]["max_change_far"] = 1e-3  # a pixel beyond the brush's reach moved
+    assert igan.verdict_npe(n["npe"])[1] == cc.NOT_REPRODUCED
+
+
+def test_ian_verdict_flips_when_the_vae_is_as_sharp():
+    ian = module("ian")
+    n = copy.deepcopy(RESULTS[ian.TITLE]["numbers"])
+    rows = n["rows"]
+    rows["ian"].update(recon_sharpness=0.9, recon_fid=1.0, sample_fid=2.0)
+    rows["vae"].update(recon_sharpness=0.5, recon_fid=3.0)
+    rows["ian-binary"].update(recon_fid=1.5, sample_fid=2.5)
+    assert [p[1] for p in ian.verdict(n)] == [cc.REPRODUCED, cc.REPRODUCED]
+    rows["vae"]["recon_sharpness"] = 0.95
+    rows["ian-binary"]["sample_fid"] = 1.9  # binary samples closer to the data
+    assert [p[1] for p in ian.verdict(n)] == [cc.NOT_REPRODUCED, cc.NOT_REPRODUCED]
+    assert "**not reproduced**" in cc.render_section(dict(RESULTS[ian.TITLE], numbers=n))
+
+
+def test_maskgan_verdict_flips_at_twice_the_standard_error_and_with_the_critic():
+    maskgan = module("maskgan")
+    n = copy.deepcopy(RESULTS[maskgan.TITLE]["numbers"])
+    n["held"] = 500
+    n["rows"]["MaskMLE"]["grammatical"] = 0.5
+    se = (2 * 0.25 / 500) ** 0.5  # binomial standard error of the difference near one half
+    n["rows"]["MaskGAN (critic)"]["grammatical"] = 0.5 + 2.2 * se
+    assert maskgan.verdict_quality(n)[1] == cc.REPRODUCED
+    n["rows"]["MaskGAN (critic)"]["grammatical"] = 0.5 + 1.5 * se
+    assert maskgan.verdict_quality(n)[1] == cc.DIRECTION
+    n["rows"]["MaskGAN (critic)"]["grammatical"] = 0.45
+    assert maskgan.verdict_quality(n)[1] == cc.NOT_REPRODUCED
+    rows = n["rows"]
+    rows["MaskMLE (pre-trained only)"]["unique_4gram_pct"], rows["MaskMLE"]["unique_4gram_pct"] = 93.5, 94.0
+    rows["MaskGAN (critic)"]["unique_4gram_pct"] = 93.0  # 1 point below MaskMLE, the MLE states differ by 0.5
+    assert maskgan.verdict_modes(n)[1] == cc.REPRODUCED
+    rows["MaskGAN (critic)"]["unique_4gram_pct"] = 93.8  # below, but by less than the MLE states' difference
+    assert maskgan.verdict_modes(n)[1] not in (cc.REPRODUCED, cc.NOT_REPRODUCED)
+    rows["MaskGAN (critic)"]["unique_4gram_pct"] = 94.5
+    assert maskgan.verdict_modes(n)[1] == cc.NOT_REPRODUCED
+    n["variance"]["critic"].update(variance=1.0, per_batch=[1.0, 0.9, 1.1, 1.0])
+    n["variance"]["none"].update(variance=2.0, per_batch=[2.0, 1.9, 2.1, 2.0])
+    assert maskgan.verdict_critic(n)[1] == cc.REPRODUCED
+    n["variance"]["none"].update(variance=1.0, per_batch=[0.5, 1.5, 0.5, 1.5])  # the same on average
+    assert maskgan.verdict_critic(n)[1] == cc.NOT_REPRODUCED
+
+
 def test_a_rerun_replaces_one_json_and_one_section(tmp_path, monkeypatch):
     """publish() writes the JSON and rewrites only its own section; the others stay byte-identical."""
     monkeypatch.setattr(cc, "CLAIMS_DIR", str(tmp_path / "claims"))
