@@ -362,14 +362,25 @@ def test_lab_drawing_mode_trains_on_the_drawn_points(client):
     assert client.post("/api/lab", json={"data": "drawing", "drawing": [[0.1, 1.5], [0.2, 0.2]]}).status_code == 422
 
 
-def test_lab_idle_sessions_expire(runs):
+def test_lab_idle_sessions_expire(runs, monkeypatch):
+    from ganforge.app import lab
+
+    class Clock:  # idle time counted on a clock the test moves, not the machine's
+        now = 1000.0
+
+        @classmethod
+        def monotonic(cls):
+            return cls.now
+
+    monkeypatch.setattr(lab, "time", Clock)
     app = create_app([runs["toy"]], limits=Limits(lab_idle_s=0.3))
     with TestClient(app) as c:
         sid = c.post("/api/lab", json={}).json()["id"]
+        Clock.now += 0.2
+        assert c.get(f"/api/lab/{sid}").status_code == 200  # touched: idle from here
+        Clock.now += 0.25
         assert c.get(f"/api/lab/{sid}").status_code == 200
-        import time
-
-        time.sleep(0.5)
+        Clock.now += 0.5
         assert c.get(f"/api/lab/{sid}").status_code == 404
 
 

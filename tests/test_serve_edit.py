@@ -4,7 +4,6 @@ lowers the colour error under it, undo gives the earlier PNG bytes back exactly,
 outside its mask, and the sessions are bounded in number and expire when idle."""
 import base64
 import io
-import time
 
 import numpy as np
 import pytest
@@ -135,6 +134,22 @@ def test_upload_and_dataset_sources_and_classes(client):
     assert r.status_code == 404 and "out of range" in r.json()["error"]
 
 
+class FakeClock:
+    """Stands in for the `time` module of a server module: monotonic() is whatever the test sets."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+    @staticmethod
+    def perf_counter():  # the server's own timings keep the real clock
+        import time
+
+        return time.perf_counter()
+
+
 def test_strokes_are_validated_and_work_is_capped(client):
     sid = ok(client.post("/api/runs/ed/edit", json={"seed": 0}))["id"]
     for bad, status in [({"strokes": [{"type": "color", "points": [[1, 1]]}]}, 400),  # no colour
@@ -146,22 +161,38 @@ def test_strokes_are_validated_and_work_is_capped(client):
         assert r.status_code == status, (bad, r.text)
         assert "\n" not in r.json()["error"]
     assert ok(client.get(f"/api/edit/{sid}"))["strokes"] == 0  # refused requests left no trace
-    t0 = time.perf_counter()
-    ok(client.post(f"/api/edit/{sid}/stroke", json={"strokes": [WHITE], "steps": 10_000}))  # capped at 30
-    assert time.perf_counter() - t0 < 10
+    from ganforge.app import photo
+
+    asked = []
+    original = photo.PhotoSession.stroke
+    photo.PhotoSession.stroke = lambda self, strokes, steps, npe_steps: (
+        asked.append((steps, npe_steps)), original(self, strokes, steps, npe_steps))[1]
+    try:
+        ok(client.post(f"/api/edit/{sid}/stroke", json={"strokes": [WHITE], "steps": 10_000}))
+    finally:
+        photo.PhotoSession.stroke = original
+    cap = client.get("/api/edit/options").json()["max_steps"]
+    assert asked == [(cap, cap)] and cap < 10_000  # the request's 10,000 steps were capped
 
 
-def test_sessions_are_bounded_and_expire(client, runs):
+def test_sessions_are_bounded_and_expire(client, runs, monkeypatch):
     ids = [ok(client.post("/api/runs/ed/edit", json={"seed": i}))["id"] for i in range(4)]  # the server keeps 3
     assert client.get(f"/api/edit/{ids[0]}").status_code == 404
     assert client.get(f"/api/edit/{ids[-1]}").status_code == 200
     assert client.delete(f"/api/edit/{ids[-1]}").status_code == 200
     assert client.post(f"/api/edit/{ids[-1]}/undo").status_code == 404
+    from ganforge.app import photo
+
+    clock = FakeClock()
+    monkeypatch.setattr(photo, "time", clock)  # idle time counted on a clock the test moves, not the machine's
     app = create_app([runs["ed"]], limits=Limits(edit_idle_s=0.3, edit_project_steps=5))
     with TestClient(app) as c:
         sid = c.post("/api/runs/ed/edit", json={}).json()["id"]
+        clock.now += 0.2
+        assert c.get(f"/api/edit/{sid}").status_code == 200  # touched: idle from here
+        clock.now += 0.25
         assert c.get(f"/api/edit/{sid}").status_code == 200
-        time.sleep(0.5)
+        clock.now += 0.5
         assert c.get(f"/api/edit/{sid}").status_code == 404
 
 
