@@ -187,3 +187,7 @@ def test_preset_cli_run(tmp_path, preset, extra):
                         "train.eval_every=0", "train.threads=1"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert (run / "samples" / "latest.png").is_file() and (run / "checkpoints" / "step-000003").is_dir()
+    if preset == "discogan-toy":  # translated points have no sample-quality protocol: one line, no traceback
+        r = subprocess.run([sys.executable, "-m", "ganforge", "eval", str(run), "--n", "16"], capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode != 0 and "Traceback" not in r.stderr and "2-D points" in r.stderr, r.stderr

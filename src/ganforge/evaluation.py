@@ -265,6 +265,9 @@ def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto"
         return evaluate_translation(generator, data_config, metrics, dataset=dataset, n=n, device=device,
                                     batch_size=batch_size, started=started, seed=seed, rank=rank,
                                     world_size=world_size, gather=gather)
+    if dataset.info.target_shape:  # two domains of 2-D points (the DiscoGAN toy): no sample-quality protocol
+        raise ConfigError(f"{data_config.name} pairs two domains of 2-D points: `ganforge eval` scores generators "
+                          f"and image translators; the toy's mode counts come from benchmarks/claims/discogan.py")
     name, is_image = data_config.name, dataset.info.is_image
     metrics = parse_metrics(metrics, name, is_image)
     module = generator.generator if isinstance(getattr(generator, "generator", None), torch.nn.Module) else generator
