@@ -57,3 +57,20 @@ def serve_runs(base) -> dict:
     finally:
         torch.set_num_threads(threads)
     return out
+
+
+class FakeClock:
+    """Stands in for the `time` module of a server module (monkeypatched): monotonic() is whatever the test sets,
+    so idle expiry is tested without sleeping on a machine whose load decides how long anything takes."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+    @staticmethod
+    def perf_counter():  # the server's own timings keep the real clock
+        import time
+
+        return time.perf_counter()

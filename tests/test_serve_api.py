@@ -14,7 +14,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from _serve_runs import serve_runs  # noqa: E402
+from _serve_runs import FakeClock, serve_runs  # noqa: E402
 from ganforge import api  # noqa: E402
 from ganforge.app import create_app  # noqa: E402
 from ganforge.app.images import PAD  # noqa: E402
@@ -365,22 +365,16 @@ def test_lab_drawing_mode_trains_on_the_drawn_points(client):
 def test_lab_idle_sessions_expire(runs, monkeypatch):
     from ganforge.app import lab
 
-    class Clock:  # idle time counted on a clock the test moves, not the machine's
-        now = 1000.0
-
-        @classmethod
-        def monotonic(cls):
-            return cls.now
-
-    monkeypatch.setattr(lab, "time", Clock)
+    clock = FakeClock()
+    monkeypatch.setattr(lab, "time", clock)  # idle time counted on a clock the test moves, not the machine's
     app = create_app([runs["toy"]], limits=Limits(lab_idle_s=0.3))
     with TestClient(app) as c:
         sid = c.post("/api/lab", json={}).json()["id"]
-        Clock.now += 0.2
+        clock.now += 0.2
         assert c.get(f"/api/lab/{sid}").status_code == 200  # touched: idle from here
-        Clock.now += 0.25
+        clock.now += 0.25
         assert c.get(f"/api/lab/{sid}").status_code == 200
-        Clock.now += 0.5
+        clock.now += 0.5
         assert c.get(f"/api/lab/{sid}").status_code == 404
 
 

@@ -14,7 +14,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from _serve_runs import serve_runs  # noqa: E402
+from _serve_runs import FakeClock, serve_runs  # noqa: E402
 from ganforge import api  # noqa: E402
 from ganforge.app import create_app  # noqa: E402
 from ganforge.app.server import Limits  # noqa: E402
@@ -132,22 +132,6 @@ def test_upload_and_dataset_sources_and_classes(client):
     assert (np.round((image(d, "photo")[..., 0] + 1) * 127.5) == real[0].numpy()).all()
     r = client.post("/api/runs/ian/edit", json={"source": "dataset", "index": 10**8})
     assert r.status_code == 404 and "out of range" in r.json()["error"]
-
-
-class FakeClock:
-    """Stands in for the `time` module of a server module: monotonic() is whatever the test sets."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def monotonic(self):
-        return self.now
-
-    @staticmethod
-    def perf_counter():  # the server's own timings keep the real clock
-        import time
-
-        return time.perf_counter()
 
 
 def test_strokes_are_validated_and_work_is_capped(client):
