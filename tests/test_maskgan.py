@@ -11,7 +11,7 @@ from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.data import BatchStream, build_dataset
 from ganforge.data.grammar import PCFG
-from ganforge.data.masking import random_mask
+from ganforge.nn.masking import random_mask
 from ganforge.methods import build_method
 from ganforge.methods.maskgan import discriminator_loss, mle_loss
 from ganforge.metrics.text import (grammar_scores, perplexity, sentences, train_reference_lm, unique_ngram_share)

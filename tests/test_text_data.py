@@ -9,7 +9,7 @@ from ganforge.config import load_config
 from ganforge.data import build_dataset
 from ganforge.data.base import DataInfo
 from ganforge.data.grammar import PCFG, enumerate_sentences
-from ganforge.data.masking import make_mask, n_missing, random_mask
+from ganforge.nn.masking import make_mask, n_missing, random_mask
 from ganforge.data.text import EOS_ID, PAD_ID, UNK_ID, TextFileConfig, build_text_dataset, fortune_texts, tokenize
 from ganforge.errors import DataError
 

@@ -37,7 +37,7 @@ from claims_common import (DIRECTION, NOT_REPRODUCED, REPRODUCED, command_line, 
 from ganforge.config import load_config
 from ganforge.data import BatchStream, build_dataset
 from ganforge.data.grammar import PCFG
-from ganforge.data.masking import random_mask
+from ganforge.nn.masking import random_mask
 from ganforge.methods import build_method
 from ganforge.metrics.text import grammar_scores, perplexity, sentences, train_reference_lm, unique_ngrams
 from ganforge.nn.reinforce import advantages, reinforce_loss

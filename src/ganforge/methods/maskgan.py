@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..models.maskgan import Critic
+from ..nn.masking import make_mask, random_mask
 from ..nn.reinforce import advantages, discounted_returns, reinforce_loss, token_rewards
 from ..registry import METHODS
 from .base import Method
@@ -119,7 +120,6 @@ class MaskGAN(Method):
 
     def masked_batch(self, data):
         """A real batch and its missing positions, drawn from the seeded stream."""
-        from ..data.masking import make_mask
 
         batch = data.next()
         tokens, lengths = batch.x, batch.attrs["length"]
@@ -188,7 +188,6 @@ class MaskGAN(Method):
     def preview_inputs(self, dataset, n: int, seed: int):
         """The first rows of the data with a fixed mask (at most 16 rows); also records the data's row-length
         distribution in the generator (unconditional samples draw their length from it)."""
-        from ..data.masking import random_mask
 
         lengths = dataset.attrs["length"].cpu()
         hist = torch.bincount(lengths, minlength=self.generator.seq_len + 1).float()
