@@ -1,6 +1,6 @@
 """Latency of the web explorer (`ganforge serve`) on a real server: `ganforge serve` (uvicorn, loopback) in its
-own process, requests over HTTP from clients in threads of this one. Prints a markdown table (nothing is
-written; the numbers go to BENCHMARKS.md by hand).
+own process, requests over HTTP from clients in threads of this one. Prints markdown tables and writes them as
+one section of BENCHMARKS.md (`--no-write`: print only).
 
 What is measured
   * sample grid: POST /api/runs/RUN/samples, 16 samples of a DCGAN at 32² — server time (X-Server-Time-Ms: from
@@ -31,7 +31,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import cpu_model  # noqa: E402
+from _common import cpu_model, provenance, write_section  # noqa: E402
 
 COMMON = ["train.progress=false", "train.eval_every=0", "train.sample_every=100", "train.log_every=1",
           "train.checkpoint_every=100", "train.steps=2", "train.batch_size=8"]
@@ -99,7 +99,9 @@ def main(argv=None) -> int:
     p.add_argument("--paint-run")
     p.add_argument("--n", type=int, default=30)
     p.add_argument("--threads", type=int, default=2, help="torch threads of the server (`serve --threads`, default 2)")
+    p.add_argument("--no-write", action="store_true", help="print the tables; leave BENCHMARKS.md alone")
     args = p.parse_args(argv)
+    prov = provenance()  # the load average before the server starts
 
     import httpx
 
@@ -147,20 +149,21 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - t
     server.terminate()
 
-    print(f"### Web explorer latency — CPU: {cpu_model()}, server with {args.threads} threads\n")
-    print("| request | server median (ms) | server p95 (ms) | round trip median (ms) | target |")
-    print("|---|---|---|---|---|")
-    for name, med, hi, rt, target in rows:
-        print(f"| {name} | {med:.1f} | {hi:.1f} | {rt:.1f} | {target} |")
-    print()
-    print("| GAN Lab stream | updates/s | target |\n|---|---|---|")
-    print(f"| page settings (2 epochs per event, 30 ms pause) | {page_rate:.1f} | ≥ 10 |")
-    print(f"| flat out (2 epochs per event, no pause) | {flat_rate:.1f} | |")
-    print()
-    print("| 8 concurrent clients, 16-sample grids | p50 (ms) | p95 (ms) | requests/s |\n|---|---|---|---|")
-    print(f"| {len(lat)} requests | {statistics.median(lat):.1f} | {p95(lat):.1f} | {len(lat) / wall:.1f} |")
-    print(f"\nGANPaint's first visit of the layer (dissection at q99, n=200): {dissect_s:.1f} s, then cached.")
-    print(f"Runs: grid {grid_run}, paint {paint_run}.")
+    out = ["| request | server median (ms) | server p95 (ms) | round trip median (ms) | target |",
+           "|---|---|---|---|---|"]
+    out += [f"| {name} | {med:.1f} | {hi:.1f} | {rt:.1f} | {target} |" for name, med, hi, rt, target in rows]
+    out += ["", "| GAN Lab stream | updates/s | target |", "|---|---|---|",
+            f"| page settings (2 epochs per event, 30 ms pause) | {page_rate:.1f} | ≥ 10 |",
+            f"| flat out (2 epochs per event, no pause) | {flat_rate:.1f} | |", "",
+            "| 8 concurrent clients, 16-sample grids | p50 (ms) | p95 (ms) | requests/s |", "|---|---|---|---|",
+            f"| {len(lat)} requests | {statistics.median(lat):.1f} | {p95(lat):.1f} | {len(lat) / wall:.1f} |", "",
+            f"GANPaint's first visit of the layer (dissection at q99, n=200): {dissect_s:.1f} s, then cached. "
+            "Requests to one run are serialised by a per-run lock (the dissection hooks need it), hence the "
+            f"concurrent p95. Runs: grid `{grid_run}`, paint `{paint_run}` (latency does not depend on the weights)."]
+    heading = f"Web explorer latency — CPU: {cpu_model()}, server with {args.threads} threads"
+    print(f"## {heading}\n\n{prov}\n\n" + "\n".join(out))
+    if not args.no_write:
+        write_section(heading, f"{prov}\n\n" + "\n".join(out))
     return 0
 
 
