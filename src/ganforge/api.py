@@ -93,19 +93,29 @@ class LoadedTranslator:
 
     @torch.no_grad()
     def translate(self, x: torch.Tensor, direction: str = "AtoB", batch_size: int = 64,
-                  instance: Optional[torch.Tensor] = None) -> torch.Tensor:
+                  instance: Optional[torch.Tensor] = None, tile: int = 0, overlap: int = 16) -> torch.Tensor:
         """Images N×C×H×W in [-1, 1] -> their translations in [-1, 1], on CPU, in batches. `instance` (N×H×W
-        instance ids) goes to translators that take one (pix2pixHD; without it they use the class map)."""
+        instance ids) goes to translators that take one (pix2pixHD; without it they use the class map).
+        `tile` > 0: images larger than tile×tile go through the network in core tiles of that size with `overlap`
+        pixels of context on each side (utils/tiles.py: exact when overlap ≥ the receptive-field radius), so a
+        large photo fits in memory."""
         from .data import Batch
         from .models.base import translate_batch
+        from .utils.tiles import tiled
 
         if direction not in self.translators:
             raise ConfigError(f"this run translates {' and '.join(self.translators)}, not {direction!r}")
+        if tile and instance is not None:
+            raise ConfigError("tiled translation takes no instance maps")
         net, out = self.translators[direction], []
         for i in range(0, len(x), batch_size):
             attrs = {} if instance is None else {"instance": instance[i : i + batch_size]}
-            batch = Batch(x[i : i + batch_size], attrs=attrs).to(self.device)
-            out.append(translate_batch(net, batch).float().clamp(-1, 1).cpu())
+
+            def apply(part, attrs=attrs):
+                return translate_batch(net, Batch(part, attrs=attrs).to(self.device)).float().clamp(-1, 1).cpu()
+
+            part = x[i : i + batch_size]
+            out.append(tiled(apply, part, tile, overlap) if tile else apply(part))
         return torch.cat(out)
 
 

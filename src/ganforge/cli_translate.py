@@ -4,7 +4,8 @@ folder's size).
 
 translate: each image is converted to the run's input channels and resized by the folder rule (shorter side to the
 trained resolution, centre crop); upscale: images keep their size (the super-resolution network is fully
-convolutional) and come out `scale` times larger. Outputs are PNGs named after the inputs; unreadable files are
+convolutional) and come out `scale` times larger; an image larger than `--tile` goes through in tiles with
+`--overlap` pixels of context (utils/tiles.py), so memory stays that of one tile. Outputs are PNGs named after the inputs; unreadable files are
 skipped and counted.
 """
 from __future__ import annotations
@@ -32,6 +33,12 @@ def add_translate_parsers(sub) -> None:
     u.add_argument("run")
     u.add_argument("--input", required=True, help="an image file or a folder (searched recursively)")
     u.add_argument("--out", required=True, help="output folder")
+    u.add_argument("--tile", type=int, default=128,
+                   help="images larger than TILE×TILE pixels go through the network in tiles of that size "
+                        "(memory stays that of one tile; default 128, 0: whole images)")
+    u.add_argument("--overlap", type=int, default=24,
+                   help="pixels of context around each tile (default 24; the result equals the whole-image one "
+                        "when this reaches the network's receptive-field radius)")
 
 
 def _inputs(path: str):
@@ -69,7 +76,7 @@ def _write(x: torch.Tensor, path: str) -> None:
     Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr).save(path)
 
 
-def _run(args, direction: str, keep_size: bool) -> int:
+def _run(args, direction: str, keep_size: bool, tile: int = 0, overlap: int = 0) -> int:
     from . import api
     from .data.folder import _Skip
 
@@ -88,7 +95,7 @@ def _run(args, direction: str, keep_size: bool) -> int:
     def flush():
         nonlocal done
         if pending:
-            out = run.translate(torch.cat([x for x, _ in pending]), direction)
+            out = run.translate(torch.cat([x for x, _ in pending]), direction, tile=tile, overlap=overlap)
             for y, (_, target) in zip(out, pending):
                 _write(y[None], target)
             done += len(pending)
@@ -102,8 +109,8 @@ def _run(args, direction: str, keep_size: bool) -> int:
             continue
         target = os.path.join(args.out, os.path.splitext(os.path.relpath(path, root))[0] + ".png")
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        if pending and pending[0][0].shape != x.shape:
-            flush()
+        if pending and (pending[0][0].shape != x.shape or (tile and max(x.shape[-2:]) > tile)):
+            flush()  # a batch holds images of one size; a tiled image goes alone
         pending.append((x, target))
         if len(pending) == BATCH:
             flush()
@@ -120,7 +127,9 @@ def cmd_translate(args) -> int:
 
 
 def cmd_upscale(args) -> int:
-    return _run(args, "AtoB", keep_size=True)
+    if args.tile < 0 or args.overlap < 0:
+        raise GanforgeError(f"--tile and --overlap must be ≥ 0, got {args.tile} and {args.overlap}")
+    return _run(args, "AtoB", keep_size=True, tile=args.tile, overlap=args.overlap)
 
 
 TRANSLATE_COMMANDS = {"translate": cmd_translate, "upscale": cmd_upscale}
