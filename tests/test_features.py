@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.metrics import inception as inc
+from ganforge.metrics import inception_weights as iw
 from ganforge.metrics.features import extract, generator_source
 from ganforge.metrics.inception import FIDInceptionV3, InceptionWeightsError, load_fid_inception
 from ganforge.metrics.protocol import (EvalProtocol, ProtocolMismatchWarning, cached_reference, check_comparable,
@@ -93,7 +94,7 @@ def test_layout_matches_pytorch_fid_state_dict():
 def test_random_weights_load_strictly_and_give_2048_features_and_1008_logits(random_weights):
     path, state = random_weights
     model = load_fid_inception(path, download=False)
-    assert not model.training and model.weights_sha256 == inc.sha256_file(path)
+    assert not model.training and model.weights_sha256 == iw.sha256_file(path)
     assert torch.equal(model.Mixed_7c.branch_pool.conv.weight, state["Mixed_7c.branch_pool.conv.weight"])
     x = torch.rand(2, 1, 28, 28) * 2 - 1  # grayscale, not 299: repeated to RGB and resized
     f, logits = model(x)
@@ -140,7 +141,7 @@ def test_pickled_weights_are_refused_unread_with_a_one_line_error(tmp_path):
         with pytest.raises(InceptionWeightsError) as err:
             load_fid_inception(path, download=False)
         msg = str(err.value)
-        assert "\n" not in msg and "refused" in msg and inc.CONVERTER in msg and name in msg
+        assert "\n" not in msg and "refused" in msg and iw.CONVERTER in msg and name in msg
     assert not os.path.exists(marker)
 
 
@@ -150,7 +151,7 @@ def test_converter_writes_safetensors_that_keep_the_source_identity(tmp_path, ra
     torch.save(state, pth)
     out = str(tmp_path / "mine.safetensors")
     with pytest.raises(InceptionWeightsError, match="not the official"):  # the library never unpickles others
-        inc.convert_weights(pth, out)
+        iw.convert_weights(pth, out)
     assert not os.path.exists(out)
     r = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "scripts",
                                                      "convert_inception_weights.py"), pth],
@@ -159,15 +160,15 @@ def test_converter_writes_safetensors_that_keep_the_source_identity(tmp_path, ra
     assert out in r.stdout and "not the official" in r.stderr
     model = load_fid_inception(out, download=False)
     assert torch.equal(model.fc.weight, state["fc.weight"])
-    assert model.weights_sha256 == inc.sha256_file(pth)  # the protocol names the weights, not the container
-    monkeypatch.setattr(inc, "FID_WEIGHTS_SHA256", inc.sha256_file(pth))  # had it been the official file ...
+    assert model.weights_sha256 == iw.sha256_file(pth)  # the protocol names the weights, not the container
+    monkeypatch.setattr(iw, "FID_WEIGHTS_SHA256", iw.sha256_file(pth))  # had it been the official file ...
     again = str(tmp_path / "again.safetensors")
-    assert inc.convert_weights(pth, again) == again  # ... the library converts it itself
+    assert iw.convert_weights(pth, again) == again  # ... the library converts it itself
     from safetensors.torch import save_file
 
     edited = dict(state, **{"fc.bias": state["fc.bias"] + 1})
-    save_file(edited, again, metadata={"source_sha256": inc.sha256_file(pth), "tensors_sha256": "0" * 64})
-    assert load_fid_inception(again, download=False).weights_sha256 == inc.sha256_file(again)  # altered: own hash
+    save_file(edited, again, metadata={"source_sha256": iw.sha256_file(pth), "tensors_sha256": "0" * 64})
+    assert load_fid_inception(again, download=False).weights_sha256 == iw.sha256_file(again)  # altered: own hash
 
 
 def test_first_use_downloads_checks_and_caches_safetensors_only(tmp_path, random_weights, monkeypatch):
@@ -176,18 +177,18 @@ def test_first_use_downloads_checks_and_caches_safetensors_only(tmp_path, random
     _, state = random_weights
     served = str(tmp_path / "served.pth")
     torch.save(state, served)
-    monkeypatch.delenv(inc.WEIGHTS_ENV_VAR, raising=False)
-    monkeypatch.setattr(inc, "FID_WEIGHTS_SHA256", inc.sha256_file(served))
-    monkeypatch.setattr(inc, "FID_WEIGHTS_URL", "file://" + served)  # no network
+    monkeypatch.delenv(iw.WEIGHTS_ENV_VAR, raising=False)
+    monkeypatch.setattr(iw, "FID_WEIGHTS_SHA256", iw.sha256_file(served))
+    monkeypatch.setattr(iw, "FID_WEIGHTS_URL", "file://" + served)  # no network
     cache = tmp_path / "cache"
     model = load_fid_inception(cache_dir=str(cache))
-    assert os.listdir(cache) == [inc.FID_WEIGHTS_SAFETENSORS]  # the downloaded pickle is not kept
-    assert model.weights_sha256 == inc.FID_WEIGHTS_SHA256 and torch.equal(model.fc.bias, state["fc.bias"])
+    assert os.listdir(cache) == [iw.FID_WEIGHTS_SAFETENSORS]  # the downloaded pickle is not kept
+    assert model.weights_sha256 == iw.FID_WEIGHTS_SHA256 and torch.equal(model.fc.bias, state["fc.bias"])
     legacy = tmp_path / "old-cache"  # an official .pth an earlier version cached is converted the same way
     legacy.mkdir()
-    shutil.copyfile(served, legacy / inc.FID_WEIGHTS_FILE)
-    assert inc.resolve_weights(cache_dir=str(legacy), download=False) == str(legacy / inc.FID_WEIGHTS_SAFETENSORS)
-    assert os.listdir(legacy) == [inc.FID_WEIGHTS_SAFETENSORS]
+    shutil.copyfile(served, legacy / iw.FID_WEIGHTS_FILE)
+    assert iw.resolve_weights(cache_dir=str(legacy), download=False) == str(legacy / iw.FID_WEIGHTS_SAFETENSORS)
+    assert os.listdir(legacy) == [iw.FID_WEIGHTS_SAFETENSORS]
 
 
 def test_fid_blocks_pool_as_the_tf_graph():
@@ -256,22 +257,22 @@ def test_float_inputs_are_quantised_round_half_up_like_stylegan2_ada():
 
 # ----------------------------------------------------------------------------------- where weights come from
 def test_weights_resolution_never_downloads_and_explains(tmp_path, monkeypatch):
-    monkeypatch.delenv(inc.WEIGHTS_ENV_VAR, raising=False)
-    monkeypatch.setattr(inc, "_download", lambda *a: pytest.fail("tests must never download"))
-    with pytest.raises(InceptionWeightsError, match=inc.WEIGHTS_ENV_VAR):
-        inc.resolve_weights(cache_dir=str(tmp_path), download=False)
+    monkeypatch.delenv(iw.WEIGHTS_ENV_VAR, raising=False)
+    monkeypatch.setattr(iw, "_download", lambda *a: pytest.fail("tests must never download"))
+    with pytest.raises(InceptionWeightsError, match=iw.WEIGHTS_ENV_VAR):
+        iw.resolve_weights(cache_dir=str(tmp_path), download=False)
     with pytest.raises(InceptionWeightsError, match="does not exist"):
-        inc.resolve_weights(str(tmp_path / "nope.pth"))
-    monkeypatch.setenv(inc.WEIGHTS_ENV_VAR, str(tmp_path / "missing.pth"))
+        iw.resolve_weights(str(tmp_path / "nope.pth"))
+    monkeypatch.setenv(iw.WEIGHTS_ENV_VAR, str(tmp_path / "missing.pth"))
     with pytest.raises(InceptionWeightsError, match="GANFORGE_INCEPTION_WEIGHTS"):
-        inc.resolve_weights(cache_dir=str(tmp_path))  # a named file that is absent is no silent fall-back
+        iw.resolve_weights(cache_dir=str(tmp_path))  # a named file that is absent is no silent fall-back
     (tmp_path / "given.pth").write_bytes(b"x")
-    monkeypatch.setenv(inc.WEIGHTS_ENV_VAR, str(tmp_path / "given.pth"))
-    assert inc.resolve_weights(cache_dir=str(tmp_path)) == str(tmp_path / "given.pth")
-    monkeypatch.delenv(inc.WEIGHTS_ENV_VAR)
-    cached = tmp_path / inc.FID_WEIGHTS_SAFETENSORS
+    monkeypatch.setenv(iw.WEIGHTS_ENV_VAR, str(tmp_path / "given.pth"))
+    assert iw.resolve_weights(cache_dir=str(tmp_path)) == str(tmp_path / "given.pth")
+    monkeypatch.delenv(iw.WEIGHTS_ENV_VAR)
+    cached = tmp_path / iw.FID_WEIGHTS_SAFETENSORS
     cached.write_bytes(b"y")
-    assert inc.resolve_weights(cache_dir=str(tmp_path)) == str(cached)
+    assert iw.resolve_weights(cache_dir=str(tmp_path)) == str(cached)
 
 
 def test_download_keeps_only_a_file_with_the_expected_hash(tmp_path):
@@ -282,16 +283,16 @@ def test_download_keeps_only_a_file_with_the_expected_hash(tmp_path):
     url = src.as_uri()  # a local file:// URL: no network
     dest = tmp_path / "cache" / "w.pth"
     with pytest.raises(InceptionWeightsError, match="SHA-256"):
-        inc._download(url, str(dest), "0" * 64)
+        iw._download(url, str(dest), "0" * 64)
     assert not dest.exists() and not [p for p in dest.parent.iterdir()]  # no partial file left
-    inc._download(url, str(dest), hashlib.sha256(src.read_bytes()).hexdigest())
+    iw._download(url, str(dest), hashlib.sha256(src.read_bytes()).hexdigest())
     assert dest.read_bytes() == src.read_bytes()
 
 
 def _official_weights():
-    cache = inc.default_cache_dir()
-    for path in (os.environ.get(inc.WEIGHTS_ENV_VAR), os.path.join(cache, inc.FID_WEIGHTS_SAFETENSORS),
-                 os.path.join(cache, inc.FID_WEIGHTS_FILE)):
+    cache = iw.default_cache_dir()
+    for path in (os.environ.get(iw.WEIGHTS_ENV_VAR), os.path.join(cache, iw.FID_WEIGHTS_SAFETENSORS),
+                 os.path.join(cache, iw.FID_WEIGHTS_FILE)):
         if path and os.path.isfile(path):
             return path
     return None
@@ -301,9 +302,9 @@ def _official_weights():
 def test_official_weights(tmp_path):
     path = _official_weights()
     if not path.endswith(".safetensors"):  # the .pth as published: convert a copy first
-        path = inc.convert_weights(path, str(tmp_path / inc.FID_WEIGHTS_SAFETENSORS))
+        path = iw.convert_weights(path, str(tmp_path / iw.FID_WEIGHTS_SAFETENSORS))
     model = load_fid_inception(path, download=False)
-    assert model.weights_sha256 == inc.FID_WEIGHTS_SHA256
+    assert model.weights_sha256 == iw.FID_WEIGHTS_SHA256
     from ganforge.data import build_dataset
     from ganforge.data.bundled import MNISTConfig
 
