@@ -8,9 +8,10 @@ Adversarial Networks", ICLR 2017, §3; official `IAN.py` / `IAN_simple.py`), sca
   each dimension of μ at the batch variance γ² (γ starts at 1), so the KL term, which is averaged over 100
   dimensions against a pixel loss averaged over every pixel, cannot squeeze μ to a constant before the decoder
   learns to read it (without it the code collapses and every digit reconstructs as the same blurry mean digit).
-  Discriminator head: global average pool of the last body layer → minibatch discrimination (Salimans et al. 2016) → a dense 3-way classifier over
-  (real, reconstruction, sample) — the ternary adversarial loss (methods/ian.py). `forward` keeps ganforge's
-  one-logit contract with log p(real) − log(1 − p(real)); `ternary_logits` gives the three.
+  Discriminator head: global average pool of the last body layer → minibatch discrimination (Salimans et al.
+  2016) → a dense 3-way classifier over (real, reconstruction, sample) — the ternary adversarial loss
+  (methods/ian.py). `forward` keeps ganforge's one-logit contract with log p(real) − log(1 − p(real));
+  `ternary_logits` gives the three.
   The official IAF/MADE step on z is left out (IAN_simple has no IAF either); `latent_bn: false` drops the
   μ / log σ BatchNorm (the ablation that shows the collapse).
 * `IANGenerator`, the decoder: FC → 4×4 maps → 5×5 stride-2 transposed convolutions with an MDC block
