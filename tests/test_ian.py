@@ -210,3 +210,15 @@ def test_reconstructions_follow_the_input(tmp_path):
     own, shuffled, mean_image = _reconstruction_errors(tmp_path, x)
     assert own < 0.85 * shuffled  # each digit's own code reconstructs it better than another digit's code
     assert own < 0.85 * mean_image  # and better than the best input-independent output, the mean image
+
+
+def test_a_checkpoint_from_before_the_latent_batchnorm_is_a_one_line_error():
+    from ganforge.errors import CheckpointError
+
+    old = IANDiscriminator((1, 32, 32), z_dim=8, channels=4, encoder_hidden=16, mbd_kernels=4, latent_bn=False)
+    new = IANDiscriminator((1, 32, 32), z_dim=8, channels=4, encoder_hidden=16, mbd_kernels=4)
+    with pytest.raises(CheckpointError, match="predates"):
+        new.load_state_dict(old.state_dict())
+    new.load_state_dict(IANDiscriminator((1, 32, 32), z_dim=8, channels=4, encoder_hidden=16,
+                                         mbd_kernels=4).state_dict())  # a current checkpoint loads
+    old.load_state_dict(old.state_dict())  # and so does one with latent_bn off, into latent_bn off

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
 from ..nn.mdc import MDCBlock
 from ..registry import DISCRIMINATORS, GENERATORS
 from .base import Discriminator, Generator, image_shape, normal_init
@@ -131,6 +131,13 @@ class IANDiscriminator(Discriminator):
         self.judge = nn.Linear(widths[-1] + mbd_kernels, 3)
         self.z_dim = z_dim
         normal_init(self)
+
+    def load_state_dict(self, state_dict, strict: bool = True, **kw):
+        """As nn.Module's, with a one-line error for a checkpoint saved before the μ / log σ BatchNorm existed."""
+        if strict and isinstance(self.encoder.mu_bn, nn.BatchNorm1d) and "encoder.mu_bn.weight" not in state_dict:
+            raise CheckpointError("this IAN checkpoint predates the encoder's μ / log σ BatchNorm (its codes "
+                                  "collapse, issue 20): retrain the run, or load it with discriminator.latent_bn=false")
+        return super().load_state_dict(state_dict, strict=strict, **kw)
 
     def discriminator_parameters(self):
         """The body and the discriminator head: what the adversarial D loss trains (not the encoder head)."""
