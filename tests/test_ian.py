@@ -179,7 +179,7 @@ def test_binary_ablation_trains_too(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(judge, vae.discriminator.judge.parameters()))
 
 
-# -- issue 20: the encoder → decoder path must carry the input ---------------------------------------------------------
+# -- issue 20: the encoder → decoder path must carry the input ----------------------------------------------------
 def _reconstruction_errors(run, x):
     """(MSE of G(μ(x)) against x, MSE when every digit gets another digit's code, MSE of the mean image)."""
     from ganforge import api
