@@ -306,3 +306,22 @@ def test_edit_page_projects_paints_and_undoes(page, tmp_path):
     page.click("#undo")
     page.wait_for_function("document.getElementById('status').textContent.includes('0 strokes')")
     assert page.eval_on_selector("#output", "i => i.src") == before["output"]  # the same PNG bytes
+
+
+def test_edit_page_warp_brush(page):
+    page.goto(page.base + "/edit?run=ed")
+    page.wait_for_function("document.getElementById('status').textContent.includes('0 strokes')")
+    page.click("#mode-warp")
+    before = page.eval_on_selector("#generated", "i => i.src")
+    overlay = page.locator("#overlay").screenshot()
+    box = page.locator("#overlay").bounding_box()
+    page.mouse.move(box["x"] + 150, box["y"] + 150)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 60, box["y"] + 70, steps=8)
+    page.mouse.up()
+    page.wait_for_function("document.getElementById('status').textContent.includes('1 stroke')")
+    assert page.eval_on_selector("#generated", "i => i.src") != before  # the warp re-optimised the code
+    assert page.locator("#overlay").screenshot() != overlay  # the disc and the arrow are drawn
+    page.click("#undo")
+    page.wait_for_function("document.getElementById('status').textContent.includes('0 strokes')")
+    assert page.eval_on_selector("#generated", "i => i.src") == before

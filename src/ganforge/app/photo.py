@@ -5,10 +5,10 @@ Editing with Introspective Adversarial Networks", ICLR 2017), through :class:`ga
 A session starts from an uploaded image, a real image of the run's own dataset or a generated sample; the server
 projects it once (hybrid — the run's encoder then optimisation — when the run has an encoder: a trained
 ``RUN/encoder/`` or an IAN run's introspective discriminator; plain optimisation otherwise) and keeps the session,
-because a projection costs far more than a stroke. Each stroke request adds colour / sketch strokes, re-optimises
-the code for a bounded number of steps and answers every image of the session as PNG (base64 in JSON): the iGAN
-result (the edited generation and the edit carried back onto the photo) and, for runs with an IAN encoder, the
-Neural Photo Editor's (the photo changed only under its mask). Undo and reset restore earlier states exactly.
+because a projection costs far more than a stroke. Each stroke request adds colour / sketch / warp strokes,
+re-optimises the code for a bounded number of steps and answers every image of the session as PNG (base64 in JSON):
+the iGAN result (the edited generation and the edit carried back onto the photo) and, for runs with an IAN encoder,
+the Neural Photo Editor's (the photo changed only under its mask). Undo and reset restore earlier states exactly.
 
 Work is bounded like the GAN Lab's: steps per request capped by the server's limits, at most `edit_sessions`
 sessions (least recently used first out), and a session idle for `edit_idle_s` seconds is dropped.
@@ -26,7 +26,7 @@ from typing import Annotated, Dict, List, Literal, Optional, Union
 import numpy as np
 import torch
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ..editing import EditSession, encoder_for_run
@@ -44,11 +44,21 @@ MAX_STROKES, MAX_POINTS = 16, 500
 MAX_UNDO = 32  # stroke requests a session can undo (older states are dropped: memory stays bounded)
 
 
+Point = Annotated[List[Coordinate], Field(min_length=2, max_length=2)]
+
+
 class EditStroke(Body):
-    type: Literal["color", "sketch"] = Field(..., description="color: pixels take the colour; sketch: an edge "
-                                                              "is wanted along the line")
-    points: List[Annotated[List[Coordinate], Field(min_length=2, max_length=2)]] = Field(
-        ..., min_length=1, max_length=MAX_POINTS, description="a polyline (x, y) in the run's image pixels")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+    type: Literal["color", "sketch", "warp"] = Field(..., description="color: pixels take the colour; sketch: "
+                                                                      "an edge is wanted along the line; warp: the "
+                                                                      "content at `from` should move to `to`")
+    points: Optional[List[Point]] = Field(
+        None, min_length=1, max_length=MAX_POINTS, description="color / sketch: a polyline (x, y) in the run's "
+                                                                "image pixels")
+    from_: Optional[Point] = Field(None, alias="from", description="warp: where the content is (x, y)")
+    to: Optional[Point] = Field(None, description="warp: where it should go (x, y)")
+    radius: Optional[SFloat] = Field(None, ge=0.5, le=64, description="warp: radius of the moved disc in pixels "
+                                                                      "(default 4)")
     width: Optional[SFloat] = Field(None, ge=0.5, le=64, description="brush diameter in pixels (default 3 "
                                                                       "for color, 1 for sketch)")
     color: Optional[Union[Channel, Annotated[List[Channel], Field(min_length=1, max_length=3)]]] = Field(
@@ -112,7 +122,7 @@ class PhotoSession:
         started = time.perf_counter()
         self.igan.stroke(strokes, steps=steps)
         if self.npe is not None:
-            try:  # NPE paints colours only; its sketch strokes are no-ops that still take an undo step
+            try:  # NPE paints colours only; its sketch / warp strokes are no-ops that still take an undo step
                 self.npe.stroke([s for s in strokes if s["type"] == "color"], steps=npe_steps)
             except Exception:
                 self.igan.undo()
@@ -335,8 +345,15 @@ def router(table: RunTable, limits) -> APIRouter:
         s = store.get(sid)
         steps = min(req.steps or limits.edit_steps, limits.edit_max_steps)
         npe_steps = min(req.steps or limits.edit_npe_steps, limits.edit_max_steps)
-        strokes = [st.model_dump(exclude_none=True) for st in req.strokes]
+        strokes = [st.model_dump(exclude_none=True, by_alias=True) for st in req.strokes]
         for i, st in enumerate(strokes):
+            if st["type"] == "warp":
+                if "from" not in st or "to" not in st or set(st) - {"type", "from", "to", "radius"}:
+                    raise BadRequest(f"strokes[{i}]: a warp stroke takes \"from\" and \"to\" (and a \"radius\"), "
+                                     f"no points, width or colour")
+                continue
+            if "points" not in st or {"from", "to", "radius"} & set(st):
+                raise BadRequest(f"strokes[{i}]: a {st['type']} stroke takes \"points\" (no from / to / radius)")
             if st["type"] == "color" and "color" not in st:
                 raise BadRequest(f"strokes[{i}]: a color stroke needs \"color\": [r, g, b] or a grey value")
             if st["type"] == "sketch" and "color" in st:

@@ -3,11 +3,17 @@ Adversarial Networks", ICLR 2017, §3; official `IAN.py` / `IAN_simple.py`), sca
 
 * `IANDiscriminator`: one convolutional body shared by the discriminator and the encoder ("introspective").
   Body: 5×5 stride-2 convolutions (widths c, 2c, 4c, … down to 4×4), LeakyReLU 0.2, BatchNorm from the second.
-  Encoder head: FC (BN, ReLU) → μ and log σ of q(z|x). Discriminator head: global average pool of the last body
-  layer → minibatch discrimination (Salimans et al. 2016) → a dense 3-way classifier over
-  (real, reconstruction, sample) — the ternary adversarial loss (methods/ian.py). `forward` keeps ganforge's
-  one-logit contract with log p(real) − log(1 − p(real)); `ternary_logits` gives the three.
-  The official IAF/MADE step on z and BN on μ, log σ are left out (IAN_simple has no IAF either).
+  Encoder head: FC (BN, ReLU) → μ and log σ of q(z|x), each through its own BatchNorm as the official
+  `mu_bnorm` / `ls_bnorm` (IAN.py and IAN_simple.py alike). That BN is what keeps the code informative: it holds
+  each dimension of μ at the batch variance γ² (γ starts at 1), so the KL term, which is averaged over 100
+  dimensions against a pixel loss averaged over every pixel, cannot squeeze μ to a constant before the decoder
+  learns to read it (without it the code collapses and every digit reconstructs as the same blurry mean digit).
+  Discriminator head: global average pool of the last body layer → minibatch discrimination (Salimans et al.
+  2016) → a dense 3-way classifier over (real, reconstruction, sample) — the ternary adversarial loss
+  (methods/ian.py). `forward` keeps ganforge's one-logit contract with log p(real) − log(1 − p(real));
+  `ternary_logits` gives the three.
+  The official IAF/MADE step on z is left out (IAN_simple has no IAF either); `latent_bn: false` drops the
+  μ / log σ BatchNorm (the ablation that shows the collapse).
 * `IANGenerator`, the decoder: FC → 4×4 maps → 5×5 stride-2 transposed convolutions with an MDC block
   (nn/mdc.py, scales (0, 2)) after each but the last, BN + ReLU, tanh output. The RGB-Beta output layers of the
   full model are left out (as in IAN_simple).
@@ -22,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
 from ..nn.mdc import MDCBlock
 from ..registry import DISCRIMINATORS, GENERATORS
 from .base import Discriminator, Generator, image_shape, normal_init
@@ -56,6 +62,7 @@ class IANDiscriminatorConfig:
     encoder_hidden: int = 256  # official FC 1000 at 64²
     mbd_kernels: int = 50  # minibatch discrimination kernels (official 500); 0 = none
     mbd_kernel_dim: int = 5
+    latent_bn: bool = True  # official: BatchNorm on the μ and log σ outputs (mu_bnorm, ls_bnorm)
 
 
 def _up(cin: int, cout: int) -> nn.ConvTranspose2d:
@@ -93,20 +100,22 @@ class IANGenerator(Generator):
 class IANEncoderHead(nn.Module):
     """Body features -> (μ, log σ) of q(z|x)."""
 
-    def __init__(self, in_features: int, hidden: int, z_dim: int):
+    def __init__(self, in_features: int, hidden: int, z_dim: int, latent_bn: bool = True):
         super().__init__()
         self.fc = nn.Linear(in_features, hidden, bias=False)
         self.bn = nn.BatchNorm1d(hidden)
         self.mu, self.log_sigma = nn.Linear(hidden, z_dim), nn.Linear(hidden, z_dim)
+        self.mu_bn = nn.BatchNorm1d(z_dim) if latent_bn else nn.Identity()
+        self.ls_bn = nn.BatchNorm1d(z_dim) if latent_bn else nn.Identity()
 
     def forward(self, h: torch.Tensor):
         e = F.relu(self.bn(self.fc(h.flatten(1))))
-        return self.mu(e), self.log_sigma(e)
+        return self.mu_bn(self.mu(e)), self.ls_bn(self.log_sigma(e))
 
 
 class IANDiscriminator(Discriminator):
     def __init__(self, in_shape, z_dim: int, channels: int = 32, max_channels: int = 512, encoder_hidden: int = 256,
-                 mbd_kernels: int = 50, mbd_kernel_dim: int = 5):
+                 mbd_kernels: int = 50, mbd_kernel_dim: int = 5, latent_bn: bool = True):
         super().__init__()
         c_in, res, _ = in_shape
         n = _levels(res)
@@ -117,11 +126,18 @@ class IANDiscriminator(Discriminator):
             layers.append(nn.Sequential(conv, nn.BatchNorm2d(w) if i else nn.Identity(), nn.LeakyReLU(0.2)))
             cin = w
         self.body = nn.ModuleList(layers)
-        self.encoder = IANEncoderHead(widths[-1] * 16, encoder_hidden, z_dim)
+        self.encoder = IANEncoderHead(widths[-1] * 16, encoder_hidden, z_dim, latent_bn)
         self.mbd = MinibatchDiscrimination(widths[-1], mbd_kernels, mbd_kernel_dim) if mbd_kernels else None
         self.judge = nn.Linear(widths[-1] + mbd_kernels, 3)
         self.z_dim = z_dim
         normal_init(self)
+
+    def load_state_dict(self, state_dict, strict: bool = True, **kw):
+        """As nn.Module's, with a one-line error for a checkpoint saved before the μ / log σ BatchNorm existed."""
+        if strict and isinstance(self.encoder.mu_bn, nn.BatchNorm1d) and "encoder.mu_bn.weight" not in state_dict:
+            raise CheckpointError("this IAN checkpoint predates the encoder's μ / log σ BatchNorm (its codes "
+                                  "collapse, issue 20): retrain the run, or load it with discriminator.latent_bn=false")
+        return super().load_state_dict(state_dict, strict=strict, **kw)
 
     def discriminator_parameters(self):
         """The body and the discriminator head: what the adversarial D loss trains (not the encoder head)."""
@@ -173,4 +189,4 @@ def build_ian_generator(cfg: IANGeneratorConfig, info) -> IANGenerator:
 @DISCRIMINATORS.register("ian", IANDiscriminatorConfig)
 def build_ian_discriminator(cfg: IANDiscriminatorConfig, info) -> IANDiscriminator:
     return IANDiscriminator(image_shape(info, "IAN"), cfg.z_dim, cfg.channels, cfg.max_channels, cfg.encoder_hidden,
-                            cfg.mbd_kernels, cfg.mbd_kernel_dim)
+                            cfg.mbd_kernels, cfg.mbd_kernel_dim, cfg.latent_bn)
