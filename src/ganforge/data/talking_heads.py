@@ -11,8 +11,7 @@
   48-67), computed from the same parameters, and rasterised as the paper does: coloured polylines (one colour per
   part; eyes and lips closed) on a blank image.
 
-Everything is vectorised over frames in torch; images are rendered at twice the resolution and averaged (2×2
-supersampling). Identities of the ``train`` split (meta-learning) and the ``test`` split (few-shot) are drawn from
+Everything is vectorised over frames in torch; edges are anti-aliased (soft over about a pixel). Identities of the ``train`` split (meta-learning) and the ``test`` split (few-shot) are drawn from
 disjoint seed streams.
 
 Dataset layout (a :class:`TensorDataset`): `x` frames (uint8 N×3×H×W), `target` the rasterised landmarks of the
@@ -123,8 +122,9 @@ def pose_trajectories(seed: int, split: str, n_videos: int, frames: int, video_o
 # -------------------------------------------------------------------------------------------- geometry
 
 
-def _ellipse(cx, cy, ax, ay, n, a0=0.0, a1=2 * math.pi, closed=True):
-    """n points on each frame's ellipse (tensors of length N) -> N×n×2."""
+def _ellipse(cx, cy, ax, ay, n, a0=0.0, a1=None, closed=True):
+    """n points on each frame's ellipse (tensors of length N) from angle a0 to a1 (default: once round) -> N×n×2."""
+    a1 = a0 + 2 * math.pi if a1 is None else a1
     k = torch.arange(n, dtype=torch.float32) / (n if closed else n - 1)
     a = a0 + (a1 - a0) * k
     return torch.stack([cx[:, None] + ax[:, None] * torch.cos(a), cy[:, None] + ay[:, None] * torch.sin(a)], -1)
@@ -186,13 +186,12 @@ def _grid(size: int) -> torch.Tensor:
 def rasterize_landmarks(points: torch.Tensor, size: int, step: float = 0.25) -> torch.Tensor:
     """68 landmarks per frame (N×68×2, pixels) -> uint8 N×3×size×size: coloured polylines on black (paper §3.1).
 
-    Each part's segments are sampled every `step` pixels at twice the resolution, the samples set in a mask per
-    part, widened by a 3×3 max filter (lines about 1.5 pixels wide) and averaged back down (anti-aliasing);
-    later parts are drawn over earlier ones."""
+    Each part's segments are sampled every `step` pixels at twice the resolution and the samples mark the part's
+    number in a label map (later parts over earlier ones), which a 3×3 max filter widens (lines about 1.5 pixels
+    wide); the part colours are looked up and averaged back down to `size` (anti-aliasing)."""
     n, s2 = len(points), size * 2
     p = points.float() * 2
-    img = torch.zeros(n, 3, s2, s2)
-    colours = torch.tensor([c for *_, c in PARTS], dtype=torch.float32) / 255
+    label = torch.zeros(n, s2 * s2)
     for k, (a, b, closed, _) in enumerate(PARTS):
         idx = list(range(a, b + 1)) + ([a] if closed else [])
         pa, pb = p[:, idx[:-1]], p[:, idx[1:]]  # N×S×2
@@ -201,14 +200,12 @@ def rasterize_landmarks(points: torch.Tensor, size: int, step: float = 0.25) -> 
         pts = (pa[:, :, None] + (pb - pa)[:, :, None] * t).reshape(n, -1, 2)
         ij = pts.floor().long()
         ok = ((ij >= 0) & (ij < s2)).all(-1)
-        flat = (ij[..., 1].clamp(0, s2 - 1) * s2 + ij[..., 0].clamp(0, s2 - 1))
-        mask = torch.zeros(n, s2 * s2)
-        mask.scatter_reduce_(1, flat, ok.float(), reduce="amax")  # samples outside the image mark nothing
-        mask = mask.view(n, 1, s2, s2)
-        mask = F.max_pool2d(mask, 3, 1, 1)
-        img = img * (1 - mask) + colours[k][None, :, None, None] * mask
-    img = F.avg_pool2d(img, 2)
-    return (img * 255).round().clamp(0, 255).to(torch.uint8)
+        flat = ij[..., 1].clamp(0, s2 - 1) * s2 + ij[..., 0].clamp(0, s2 - 1)
+        label.scatter_reduce_(1, flat, ok.float() * (k + 1), reduce="amax")  # samples outside mark nothing
+    label = F.max_pool2d(label.view(n, 1, s2, s2), 3, 1, 1).long()[:, 0]
+    table = torch.cat([torch.zeros(1, 3), torch.tensor([c for *_, c in PARTS], dtype=torch.float32)])
+    img = F.avg_pool2d(table[label].permute(0, 3, 1, 2), 2)
+    return img.round().clamp(0, 255).to(torch.uint8)
 
 
 def _ell(X, Y, cx, cy, ax, ay):
@@ -223,10 +220,9 @@ def _soft(d: torch.Tensor, px: float) -> torch.Tensor:
 
 
 def render_frames(idp: Dict[str, torch.Tensor], pose: Dict[str, torch.Tensor], size: int) -> torch.Tensor:
-    """Frames (uint8 N×3×size×size) of N (identity, pose) rows, 2×2 supersampled."""
-    s2 = size * 2
-    px = 1.0 / s2
-    grid = _grid(s2)
+    """Frames (uint8 N×3×size×size) of N (identity, pose) rows; edges anti-aliased over about a pixel."""
+    px = 1.0 / size
+    grid = _grid(size)
     g = _features(idp, pose)
     v = (lambda t: t[:, None, None])
     c, s = torch.cos(pose["roll"]), torch.sin(pose["roll"])
@@ -279,7 +275,6 @@ def render_frames(idp: Dict[str, torch.Tensor], pose: Dict[str, torch.Tensor], s
     paint(_soft(lips, 0.2), torch.tensor([0.75, 0.2, 0.25])[None, :, None, None] * 0.9)
     inner = _ell(X, Y, g["mouth_x"], g["mouth_y"], g["mouth_w"] * 0.75, g["mouth_h"]) - 1
     paint(_soft(inner, 0.2), torch.tensor([0.25, 0.02, 0.05])[None, :, None, None])
-    img = F.avg_pool2d(img, 2)
     return (img * 255).round().clamp(0, 255).to(torch.uint8)
 
 
