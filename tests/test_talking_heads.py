@@ -157,3 +157,67 @@ def test_losses_against_hand_computed_values():
 
     assert float(content_loss(y, x, None, 10.0, 1.0)) == pytest.approx(2.5)
     assert float(content_loss(y, x, Net(), 10.0, 2.0)) == pytest.approx(2.5 + 2 * (0.25 + 0.5 * 0.5))
+
+
+# -------------------------------------------------------------------------------------------- end to end
+
+
+def _person(tmp_path, n=6, name="person"):
+    ds = make_videos(TalkingHeadsConfig(identities=2, frames=n, resolution=16, split="test"))
+    write_folder(str(tmp_path / name), ds.x[:n], ds.attrs["points"][:n])
+    write_folder(str(tmp_path / "drive"), ds.x[n:], ds.attrs["points"][n:])
+    return ds
+
+
+@pytest.mark.slow
+def test_meta_train_fine_tune_and_animate_end_to_end(tmp_path, capsys):
+    from PIL import Image
+
+    from ganforge.talking_head_api import load_talking_head
+
+    run = str(tmp_path / "run")
+    assert main(["train", "talking-heads", "--out", run, *TINY, "train.steps=3", "train.checkpoint_every=3",
+                 "train.sample_every=3"]) == 0
+    ds = _person(tmp_path)
+    capsys.readouterr()
+    gif = str(tmp_path / "out.gif")
+    assert main(["talking-head", run, "--frames", str(tmp_path / "person"), "--drive", str(tmp_path / "drive"),
+                 "--shots", "3", "--finetune-steps", "2", "--out", gif]) == 0
+    assert capsys.readouterr().out.strip().endswith("(6 frames)")
+    with Image.open(gif) as im:
+        assert im.n_frames == 6
+    # fine-tuning fits the person: the K frames are reproduced better than by the feed-forward model
+    model = load_talking_head(run)
+    x, lm = ds.x[:4].float() / 127.5 - 1, ds.target[:4].float() / 127.5 - 1
+    ff = (model.animate(model.feed_forward(x, lm), lm) - x).abs().mean()
+    ft = (model.animate(model.fine_tune(x, lm, steps=25), lm) - x).abs().mean()
+    assert float(ft) < 0.9 * float(ff)  # measured: 0.51 vs 0.59
+
+
+def test_bad_input_gives_one_line_errors(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    assert main(["train", "talking-heads", "--out", run, *TINY, "train.steps=1", "train.checkpoint_every=1",
+                 "train.sample_every=1"]) == 0
+    _person(tmp_path, n=4)
+    person, drive = tmp_path / "person", str(tmp_path / "drive")
+
+    def error(frames, shots=2):
+        capsys.readouterr()
+        assert main(["talking-head", run, "--frames", str(frames), "--drive", drive, "--shots", str(shots),
+                     "--finetune-steps", "0", "--out", str(tmp_path / "o.gif")]) != 0
+        err = capsys.readouterr().err.strip()
+        assert "Traceback" not in err and len(err.splitlines()) == 1
+        return err
+
+    assert "more than the 4 frames" in error(person, shots=5)  # K larger than the frames given
+    os.remove(person / "frame_0001.txt")  # a frame without landmarks
+    assert "no landmark file" in error(person)
+    (person / "extra.txt").write_text("1 2\n")  # counts no longer pair up / a malformed landmark file
+    assert "landmark" in error(person)
+    other = tmp_path / "sizes"
+    ds = make_videos(TalkingHeadsConfig(identities=1, frames=2, resolution=16))
+    write_folder(str(other), ds.x, ds.attrs["points"])
+    from PIL import Image
+
+    Image.new("RGB", (20, 16)).save(other / "frame_0001.png")  # not square
+    assert "square" in error(other)
