@@ -47,8 +47,9 @@ class TalkingHeadConfig:
     lr_d: float = 2e-4  # D (paper)
     betas: Tuple[float, float] = (0.5, 0.999)
     d_steps: int = 2  # D updates per E/G update (paper: 2)
-    lambda_pix: float = 10.0  # pixel L1 part of L_CNT (stand-in, see the module docstring)
-    lambda_feat: float = 1.0  # perceptual part of L_CNT (paper: 1e-2 VGG19 + 2e-3 VGGFace)
+    lambda_pix: float = 100.0  # pixel L1 part of L_CNT (stand-in, see the module docstring; at 10 the adversarial
+    # and feature-matching terms dominated and G ignored landmarks and identity)
+    lambda_feat: float = 10.0  # perceptual part of L_CNT (paper: 1e-2 VGG19 + 2e-3 VGGFace)
     feature_net: str = "evaluator"  # evaluator (shipped shapes evaluator) | none (pixel L1 only)
     lambda_fm: float = 10.0  # paper
     lambda_mch: float = 80.0  # paper

@@ -2,8 +2,10 @@
 Realistic Neural Talking Head Models", ICCV 2019, §3.2 and §3.3 "Network architecture"), small enough for a CPU.
 
 * **Embedder** E(x, y): a frame and its rasterised landmarks, concatenated (6 channels) → residual down-sampling
-  blocks (BigGAN-style, spectral norm) with a self-attention block at the middle resolution → ReLU → global *sum*
-  pooling → an embedding of `embed_dim` (512 in the paper). The few-shot embedding ê is the mean over K frames.
+  blocks (BigGAN-style, spectral norm) with a self-attention block at the middle resolution → ReLU → conv1 →
+  global *sum* pooling → an embedding of `embed_dim` (512 in the paper). The few-shot embedding ê is the mean over
+  K frames. No ReLU after the last conv: with one, L_MCH (80·|W_i − ê_i|, W_i small at the start) drove every
+  unit of ê to zero within 20 steps in our runs, and dead ReLUs never recover (ê then carries no identity).
 * **Generator** G(y, ψ): landmarks only as spatial input → down-sampling residual blocks with instance norm →
   residual blocks → up-sampling residual blocks → ReLU → conv → tanh. Every normalisation of the residual and
   up-sampling blocks is **AdaIN**: instance norm without affine parameters, then ``(1 + γ)·h + β`` per channel,
@@ -141,7 +143,7 @@ class Embedder(nn.Module):
         h = torch.cat([frames, landmarks], 1)
         for b in self.blocks:
             h = b(h)
-        return F.relu(self.out(F.relu(h))).sum(dim=(2, 3))  # global sum pooling
+        return self.out(F.relu(h)).sum(dim=(2, 3))  # global sum pooling (no ReLU after the last conv: see above)
 
     def average(self, frames: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:
         """ê for each of B episodes of K frames: frames, landmarks B×K×3×H×W → B × embed_dim (mean over K)."""
