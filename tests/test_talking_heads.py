@@ -221,3 +221,20 @@ def test_bad_input_gives_one_line_errors(tmp_path, capsys):
 
     Image.new("RGB", (20, 16)).save(other / "frame_0001.png")  # not square
     assert "square" in error(other)
+
+
+def test_scores_and_the_shipped_evaluator():
+    from ganforge.metrics.talking_heads import csim, landmark_error, load_evaluator, score_frames
+
+    a = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    assert torch.allclose(csim(a, torch.tensor([[2.0, 0.0], [1.0, -1.0]])), torch.tensor([1.0, 0.0]))
+    p = torch.zeros(1, 68, 2)
+    assert float(landmark_error(p + torch.tensor([3.0, 4.0]), p)) == pytest.approx(5.0)
+    ident, lmk, card = load_evaluator()
+    assert card["held_out_identity_accuracy"] > 0.9
+    ds = make_videos(TalkingHeadsConfig(identities=4, frames=4, split="test", seed=3))  # unseen people
+    x = ds.x.float() / 127.5 - 1
+    same = score_frames(x[0:4], x[[1, 2, 3, 0]], ds.attrs["points"][0:4], (ident, lmk, card))
+    other = score_frames(x[0:4], x[4:8], ds.attrs["points"][0:4], (ident, lmk, card))
+    assert same["csim"] > other["csim"] + 0.2  # the identity network tells people apart
+    assert same["landmark_error_px"] < 1.5  # real frames: the regressor finds the renderer's landmarks

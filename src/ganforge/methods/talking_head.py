@@ -296,7 +296,8 @@ def fine_tune(embedder, generator, discriminator, frames, landmarks, cfg: Talkin
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         opt_g.step()
-        history.append({"d_loss": float(d_loss), "g_cnt": float(cnt), "g_loss": float(loss)})
+        history.append({"d_loss": float(d_loss.detach()), "g_cnt": float(cnt.detach()),
+                        "g_loss": float(loss.detach())})
     return head.eval(), history
 
 
