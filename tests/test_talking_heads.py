@@ -142,7 +142,8 @@ def test_fine_tuning_initialises_w_and_psi_from_the_embedding():
 def test_losses_against_hand_computed_values():
     real, fake = torch.tensor([2.0, 0.5]), torch.tensor([-2.0, 0.5])
     assert float(hinge_d_loss(real, fake)) == pytest.approx((0 + 0.5) / 2 + (0 + 1.5) / 2)
-    f1, r1 = [torch.tensor([1.0, 3.0]), torch.tensor([[0.0, 2.0]])], [torch.tensor([2.0, 1.0]), torch.tensor([[1.0, 2.0]])]
+    f1 = [torch.tensor([1.0, 3.0]), torch.tensor([[0.0, 2.0]])]
+    r1 = [torch.tensor([2.0, 1.0]), torch.tensor([[1.0, 2.0]])]
     assert float(feature_matching_loss(f1, r1)) == pytest.approx((1 + 2) / 2 + (1 + 0) / 2)
     assert float(adversarial_loss(torch.tensor([1.0, 3.0]), f1, r1, 10.0)) == pytest.approx(-2.0 + 10 * 2.0)
     W, e = torch.tensor([[1.0, -1.0]]), torch.tensor([[0.5, 1.0]])
@@ -209,6 +210,9 @@ def test_bad_input_gives_one_line_errors(tmp_path, capsys):
         assert "Traceback" not in err and len(err.splitlines()) == 1
         return err
 
+    capsys.readouterr()
+    assert main(["sample", run, "--out", str(tmp_path / "s.png")]) != 0  # no z to sample from
+    assert "talking-head" in capsys.readouterr().err
     assert "more than the 4 frames" in error(person, shots=5)  # K larger than the frames given
     os.remove(person / "frame_0001.txt")  # a frame without landmarks
     assert "no landmark file" in error(person)

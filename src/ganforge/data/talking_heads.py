@@ -11,7 +11,8 @@
   48-67), computed from the same parameters, and rasterised as the paper does: coloured polylines (one colour per
   part; eyes and lips closed) on a blank image.
 
-Everything is vectorised over frames in torch; edges are anti-aliased (soft over about a pixel). Identities of the ``train`` split (meta-learning) and the ``test`` split (few-shot) are drawn from
+Everything is vectorised over frames in torch; edges are anti-aliased (soft over about a pixel). Identities of
+the ``train`` split (meta-learning) and the ``test`` split (few-shot) are drawn from
 disjoint seed streams.
 
 Dataset layout (a :class:`TensorDataset`): `x` frames (uint8 N×3×H×W), `target` the rasterised landmarks of the
@@ -96,7 +97,8 @@ def identity_params(seed: int, split: str, n: int) -> Dict[str, torch.Tensor]:
     return {k: torch.tensor(np.array([row[k] for row in rows]), dtype=torch.float32) for k in rows[0]}
 
 
-def pose_trajectories(seed: int, split: str, n_videos: int, frames: int, video_offset: int = 0) -> Dict[str, torch.Tensor]:
+def pose_trajectories(seed: int, split: str, n_videos: int, frames: int,
+                      video_offset: int = 0) -> Dict[str, torch.Tensor]:
     """Smooth per-frame pose/expression of each video: n_videos × frames per key."""
     t = np.arange(frames) / max(frames, 1)
     out = {k: [] for k in POSE_KEYS}

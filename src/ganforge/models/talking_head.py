@@ -253,5 +253,6 @@ def _resolution(info) -> int:
     if len(info.shape) != 3 or info.shape[0] != 3 or info.shape[1] != info.shape[2] or tuple(info.target_shape) != \
             tuple(info.shape):
         raise ConfigError("the talking-head networks need RGB frames with landmark images of the same size "
-                          f"(data: talking-heads), got frames {tuple(info.shape)}, landmarks {tuple(info.target_shape)}")
+                          f"(data: talking-heads), got frames {tuple(info.shape)}, landmarks "
+                          f"{tuple(info.target_shape)}")
     return int(info.shape[1])
