@@ -148,6 +148,9 @@ def load(run_dir: str, device: str = "cpu", ema: bool = True):
         from .text_api import load_text
 
         return load_text(ckpt, meta, config, info, dev, load_entry(ckpt, "generator", meta))
+    if "embedder" in meta["state"]:  # talking heads: a person's model needs K frames of them first
+        raise ConfigError(f"{run_dir} is a talking-heads run: animate a person from K frames with `ganforge "
+                          f"talking-head` or ganforge.talking_head_api.load_talking_head")
     if info.target_shape:  # two-domain data, images or 2-D points (DiscoGAN's toy)
         return _load_translator(ckpt, meta, config, info, dev, ema)
     generator = build_generator(config.generator, info)

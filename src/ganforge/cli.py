@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_edit import add_edit_parsers
     from .cli_serve import add_serve_parser
     from .cli_style import add_style_parsers
+    from .cli_talking_head import add_talking_head_parsers
     from .cli_text import add_text_parsers
     from .cli_translate import add_translate_parsers
     from .stylize.cli import add_stylize_parser
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(sub)
     add_edit_parsers(sub)
     add_text_parsers(sub)
+    add_talking_head_parsers(sub)
 
     iv = sub.add_parser("intervene", help="ablate or insert units of a layer: before/after picture")
     iv.add_argument("run")
@@ -339,11 +341,13 @@ def _more_commands():
     from .cli_edit import EDIT_COMMANDS
     from .cli_serve import SERVE_COMMANDS
     from .cli_style import STYLE_COMMANDS
+    from .cli_talking_head import TALKING_HEAD_COMMANDS
     from .cli_text import TEXT_COMMANDS
     from .cli_translate import TRANSLATE_COMMANDS
     from .stylize.cli import cmd_stylize
 
     COMMANDS.update(STYLE_COMMANDS, **TRANSLATE_COMMANDS, **SERVE_COMMANDS, **EDIT_COMMANDS, **TEXT_COMMANDS,
+                    **TALKING_HEAD_COMMANDS,
                     stylize=cmd_stylize)
 
 
