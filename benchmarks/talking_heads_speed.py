@@ -1,7 +1,7 @@
 """Talking heads on CPU: the cost of one meta-learning iteration through ganforge's Trainer against a hand-written
 plain-PyTorch loop of the same E, G, D, batch, K and optimisers (target ≤ 1.05×); per-frame generation time of a
-person's model; and fine-tuning time for K = 8. Prints markdown tables (the lead copies them into BENCHMARKS.md;
-this script writes no file).
+person's model; and fine-tuning time for K = 8. Prints markdown tables and writes them as one section of
+BENCHMARKS.md (not with --quick).
 
   * plain: an episode drawn from in-memory tensors (B videos, a target frame and K other frames each), ê = mean
     E(shots), x̂ = G(y, Pê), 2 D hinge updates, then E/G on pixel L1 + evaluator-feature L1 − D(x̂) + 10·FM +
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _speed import add_args, header, load_preset, row, start, time_loops  # noqa: E402
+from _speed import add_args, header, load_preset, publish, row, start, time_loops  # noqa: E402
 from throughput import GanforgeLoop  # noqa: E402
 
 from ganforge.data import build_dataset  # noqa: E402
@@ -110,10 +110,14 @@ def main(argv=None) -> int:
     for i in range(16):
         model.animate(head, lm[i : i + 1])
     one = (time.perf_counter() - t0) / 16
-    print("\n| measure | value |\n|---|---:|\n"
-          f"| fine-tuning, K = 8, {steps} steps of batch {cfg.method.finetune_batch} | {ft:.1f} s |\n"
-          f"| generation, per frame in batches of 64 | {1e3 * per_frame:.2f} ms |\n"
-          f"| generation, one frame at a time | {1e3 * one:.2f} ms |")
+    rows += ["", "| measure | value |", "|---|---:|",
+             f"| fine-tuning, K = 8, {steps} steps of batch {cfg.method.finetune_batch} | {ft:.1f} s |",
+             f"| generation, per frame in batches of 64 | {1e3 * per_frame:.2f} ms |",
+             f"| generation, one frame at a time | {1e3 * one:.2f} ms |"]
+    print("\n".join(rows[-5:]), flush=True)
+    publish(args, f"Talking heads — {label}", prov, rows,
+            "One meta-learning iteration (E on K frames, G, D with its per-video W, the paper's losses) against a "
+            "plain-PyTorch loop of the same networks; target ≤ 1.05×. Then a person's fine-tuning and generation.")
     return 0
 
 
