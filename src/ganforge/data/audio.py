@@ -85,9 +85,11 @@ def settings_of(cfg) -> STFTSettings:
     return STFTSettings(cfg.sample_rate, cfg.n_fft, cfg.hop, cfg.n_frames)
 
 
-def audio_info(cfg, s: STFTSettings, shape) -> DataInfo:
+def audio_info(cfg, s: STFTSettings, shape, y=None) -> DataInfo:
     pitches = range(cfg.min_pitch, cfg.max_pitch + 1)
     audio = {**s.to_json(), "representation": cfg.representation, "min_pitch": cfg.min_pitch}
+    if y is not None:  # the pitch histogram GANSynth draws its fake pitches from
+        audio["pitch_counts"] = tuple(int(c) for c in torch.bincount(y, minlength=len(pitches)))
     return DataInfo(shape=tuple(shape), num_classes=len(pitches), class_names=tuple(midi_name(p) for p in pitches),
                     attr_names=("pitch", "instrument", "family"), audio=tuple(sorted(audio.items())))
 
@@ -114,7 +116,7 @@ def _dataset(waves, midi, instrument, family, cfg, s) -> TensorDataset:
     x = to_model(waves, s, cfg.representation)
     y = (midi - cfg.min_pitch).long()
     attrs = {"pitch": midi.long(), "instrument": instrument.long(), "family": family.long()}
-    return TensorDataset(x, y, attrs=attrs, info=audio_info(cfg, s, x.shape[1:]))
+    return TensorDataset(x, y, attrs=attrs, info=audio_info(cfg, s, x.shape[1:], y))
 
 
 @DATASETS.register("notes", NotesConfig)
