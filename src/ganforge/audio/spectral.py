@@ -163,7 +163,7 @@ def spec_to_wave(spec: torch.Tensor, s: STFTSettings, representation: str) -> to
 
 # Fixed affine maps of the log magnitude into about [-1, 1] (the official code's "prespecified normalizer" idea:
 # x ← a·x + b per channel with constants chosen for the data). Values below the floor are clipped.
-LOGMAG_RANGE = {"if-mel": (-13.8, 6.0), "default": (-13.8, 4.0)}
+LOGMAG_RANGE = {"if-mel": (-13.8, 8.0), "default": (-13.8, 4.0)}
 
 
 def normalize(spec: torch.Tensor, representation: str) -> torch.Tensor:

@@ -106,7 +106,8 @@ def note_waves(cfg: NotesConfig):
         which = rng.integers(0, len(instruments), cfg.n)
         ins = [instruments[i] for i in which]
         waves = synth_notes(midi, ins, cfg.sample_rate, cfg.hop * cfg.n_frames, rng)
-        _CACHE.clear()
+        if len(_CACHE) >= 4:
+            _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = (waves, torch.from_numpy(midi), torch.from_numpy(which),
                        torch.tensor([i.family for i in ins]))
     return _CACHE[key]
