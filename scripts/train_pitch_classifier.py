@@ -23,8 +23,8 @@ from ganforge.utils.assets import save_asset  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=6)
-    ap.add_argument("--n", type=int, default=4000)
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--n", type=int, default=3000)
     ap.add_argument("--out", default=None, help="assets folder (default: the package's)")
     args = ap.parse_args()
     torch.set_num_threads(1)

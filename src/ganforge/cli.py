@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--out", help="report folder (default: RUN/dissect/LAYER)")
     ds.add_argument("--raw-weights", action="store_true", help="the raw generator, not its EMA copy")
 
+    from .cli_audio import add_audio_parsers
     from .cli_edit import add_edit_parsers
     from .cli_serve import add_serve_parser
     from .cli_style import add_style_parsers
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(sub)
     add_edit_parsers(sub)
     add_text_parsers(sub)
+    add_audio_parsers(sub)
 
     iv = sub.add_parser("intervene", help="ablate or insert units of a layer: before/after picture")
     iv.add_argument("run")
@@ -336,6 +338,7 @@ COMMANDS = {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpo
 
 
 def _more_commands():
+    from .cli_audio import AUDIO_COMMANDS
     from .cli_edit import EDIT_COMMANDS
     from .cli_serve import SERVE_COMMANDS
     from .cli_style import STYLE_COMMANDS
@@ -344,7 +347,7 @@ def _more_commands():
     from .stylize.cli import cmd_stylize
 
     COMMANDS.update(STYLE_COMMANDS, **TRANSLATE_COMMANDS, **SERVE_COMMANDS, **EDIT_COMMANDS, **TEXT_COMMANDS,
-                    stylize=cmd_stylize)
+                    **AUDIO_COMMANDS, stylize=cmd_stylize)
 
 
 _more_commands()

@@ -32,11 +32,12 @@ CLASSIFIER = "pitch-notes"
 
 
 class PitchClassifier(nn.Module):
-    """Waveforms N × L -> (features N × 128, logits N × K). Input: [log|S| / 8, IF] of a fixed STFT, 2 × T × F;
-    three conv(3×3)–LeakyReLU–pool(2) stages, a mean over time (a pitch does not move), dense 128, dense K."""
+    """Waveforms N × L -> (features N × 128, logits N × K). Input: [log|S| / 8, IF] of a fixed STFT, 2 × T × F,
+    averaged over groups of 4 frames; three conv(3×3)–LeakyReLU–maxpool(2) stages, a mean over time (a pitch does
+    not move), dense 128 (the features), dense K."""
 
     def __init__(self, num_classes: int, sample_rate: int = 8000, n_fft: int = 256, hop: int = 64,
-                 n_frames: int = 64, width: int = 24):
+                 n_frames: int = 64, width: int = 16):
         super().__init__()
         self.settings = STFTSettings(sample_rate, n_fft, hop, n_frames)
         self.num_classes, self.width = num_classes, width
@@ -55,7 +56,7 @@ class PitchClassifier(nn.Module):
         return torch.stack([torch.log(S.abs() + 1e-6) / 8.0, instantaneous_frequency(torch.angle(S))], 1)
 
     def forward(self, wave: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        h = self.inputs(wave)
+        h = F.avg_pool2d(self.inputs(wave), (4, 1))
         for conv in self.convs:
             h = F.max_pool2d(F.leaky_relu(conv(h), 0.2), 2)
         feats = self.dense(h.mean(2).flatten(1))  # the "pre-activation" features that FID reads
