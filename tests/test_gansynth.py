@@ -76,7 +76,7 @@ def test_pitch_loss_weight_ten_is_the_aux_term():
     ce = torch.nn.functional.cross_entropy(d.classify(d.forward_with_features(real)[1]), y)
     m.cfg.aux_weight_d = 20.0
     doubled, _ = m.d_objective(real, y, fake, y)
-    assert float(doubled - base) == pytest.approx(10 * float(ce), rel=1e-4)
+    assert float((doubled - base).detach()) == pytest.approx(10 * float(ce.detach()), rel=1e-4)
     assert cfg.method.aux_weight_g == 10.0 and cfg.method.lr_g == 8e-4 and tuple(cfg.method.betas) == (0.0, 0.99)
 
 
