@@ -114,6 +114,8 @@ def test_cli_train_resume_synth_interpolate_and_eval(tmp_path, capsys):
     ends, _ = synth_notes(model, 60, 2, 0)  # latents of seeds 0 and 1 ...
     path, _ = synth_notes(model, 60, 4, 0, interpolate=True)  # ... are the two ends of the path
     assert torch.allclose(path[0], ends[0], atol=1e-5)
+    assert main(["sample", run, "--n", "2", "--out", str(tmp_path / "s.png")]) == 0  # WAVs + picture
+    assert os.path.isfile(tmp_path / "s-001.wav") and os.path.isfile(tmp_path / "s.png")
     capsys.readouterr()
     assert main(["eval", run, "--n", "20", "--metrics", "pa,pe,ndb"]) == 0
     text = capsys.readouterr().out

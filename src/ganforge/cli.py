@@ -199,6 +199,11 @@ def cmd_sample(args) -> int:
 
         print(write_text_samples(g, args.n, args.seed, args.out))
         return 0
+    if getattr(g.info, "is_audio", False):  # notes: WAV files + a spectrogram picture
+        from .cli_audio import write_audio_samples
+
+        print(write_audio_samples(g, args.n, args.seed, args.out, args.cls))
+        return 0
     print(save_grid(g.sample(args.n, seed=args.seed, y=args.cls), args.out))
     return 0
 

@@ -85,4 +85,23 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def write_audio_samples(model, n: int, seed: int, out: str, cls=None) -> str:
+    """`ganforge sample` for an audio run: n notes (pitches cycling through the run's pitches, or class `cls`) as
+    WAVs beside `out`, and their spectrograms in `out` (.png)."""
+    import torch
+
+    from .audio.wav import write_wav
+    from .audio_eval import settings_of_info, synthesize
+    from .models.base import check_classes
+
+    k = model.info.num_classes
+    y = torch.arange(n) % k if cls is None else check_classes(torch.full((n,), int(cls)), k)
+    waves = synthesize(model.generator, model.info, model.latents(n, seed).cpu(), y, device=model.device)
+    s, _ = settings_of_info(model.info)
+    stem = os.path.splitext(out)[0]
+    for i, w in enumerate(waves):
+        write_wav(f"{stem}-{i:03d}.wav", w.numpy(), s.sample_rate)
+    return spectrogram_picture(waves, s, stem + ".png")
+
+
 AUDIO_COMMANDS = {"synth": cmd_synth}
