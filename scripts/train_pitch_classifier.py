@@ -1,9 +1,9 @@
 """Train the pitch classifier that scores audio runs (metrics/audio.py) on the bundled procedural notes, and ship
 it as src/ganforge/assets/pitch-notes.safetensors + pitch-notes.json (held-out accuracy recorded).
 
-Train: NotesConfig(seed=0, n=4000); held out: NotesConfig(seed=1, n=1000) — the same instruments (their timbre
+Train: NotesConfig(seed=0, n=3000); held out: NotesConfig(seed=1, n=1000) — the same instruments (their timbre
 parameters come from instrument_seed), new notes (pitch/instrument draws, phases, loudness, noise).
-Run: OMP_NUM_THREADS=1 python scripts/train_pitch_classifier.py   (about two CPU minutes)
+Run: OMP_NUM_THREADS=1 python scripts/train_pitch_classifier.py   (8 epochs; a few CPU minutes)
 """
 from __future__ import annotations
 
