@@ -134,11 +134,17 @@ def test_bad_pitch_and_non_audio_run_are_one_line_errors(tmp_path, capsys):
     assert "need spectrogram notes" in capsys.readouterr().err
 
 
-def test_wavegan_baseline_trains_and_synthesises(tmp_path):
+def test_wavegan_baseline_trains_evaluates_during_training_and_synthesises(tmp_path):
     run = str(tmp_path / "w")
     tiny = ["data.n=50", "generator.channels=16", "discriminator.channels=16", "train.batch_size=8",
-            "train.progress=false", "train.threads=1", "train.steps=2", "train.n_samples=4"]
+            "train.progress=false", "train.threads=1", "train.steps=2", "train.n_samples=4", "train.eval_every=2",
+            "train.eval_n=20", "train.eval_metrics=pa,ndb"]
     assert main(["train", "wavegan-notes", "--out", run, *tiny]) == 0
+    import json
+
+    scores = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl")) if "eval/pa" in line]
+    assert len(scores) == 1 and 0 <= scores[0]["eval/pa"] <= 1 and scores[0]["eval_protocol"]["n_fake"] == 20
+    assert main(["train", "wavegan-notes", "--out", str(tmp_path / "bad"), *tiny[:-1], "train.eval_metrics=pq"]) == 2
     from ganforge.cli_audio import synth_notes
 
     waves, _ = synth_notes(api.load(run), 50, 2, 0)
