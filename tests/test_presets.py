@@ -35,7 +35,8 @@ def _image_presets():
         return not issubclass(METHODS.get(cfg.method.name).builder, TranslationMethod)
 
     return [p for p in preset_names()
-            if load_config(p).data.name not in ("ring8", "grid25", "grammar", "fortunes", "text-file")  # text: own tests
+            if load_config(p).data.name not in ("ring8", "grid25", "grammar", "fortunes", "text-file",  # text: own tests
+                                                "notes", "audio-folder")  # audio: tests/test_gansynth.py
             and samples_from_z(load_config(p))]
 
 
