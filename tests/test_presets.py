@@ -36,7 +36,7 @@ def _image_presets():
 
     return [p for p in preset_names()
             if load_config(p).data.name not in ("ring8", "grid25", "grammar", "fortunes", "text-file",
-                                            "talking-heads")  # text, talking heads: own tests
+                                                "talking-heads", "notes", "audio-folder")  # own test files
             and samples_from_z(load_config(p))]
 
 

@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--out", help="report folder (default: RUN/dissect/LAYER)")
     ds.add_argument("--raw-weights", action="store_true", help="the raw generator, not its EMA copy")
 
+    from .cli_audio import add_audio_parsers
     from .cli_edit import add_edit_parsers
     from .cli_serve import add_serve_parser
     from .cli_style import add_style_parsers
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_edit_parsers(sub)
     add_text_parsers(sub)
     add_talking_head_parsers(sub)
+    add_audio_parsers(sub)
 
     iv = sub.add_parser("intervene", help="ablate or insert units of a layer: before/after picture")
     iv.add_argument("run")
@@ -198,6 +200,11 @@ def cmd_sample(args) -> int:
         from .cli_text import write_text_samples
 
         print(write_text_samples(g, args.n, args.seed, args.out))
+        return 0
+    if getattr(g.info, "is_audio", False):  # notes: WAV files + a spectrogram picture
+        from .cli_audio import write_audio_samples
+
+        print(write_audio_samples(g, args.n, args.seed, args.out, args.cls))
         return 0
     print(save_grid(g.sample(args.n, seed=args.seed, y=args.cls), args.out))
     return 0
@@ -338,6 +345,7 @@ COMMANDS = {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpo
 
 
 def _more_commands():
+    from .cli_audio import AUDIO_COMMANDS
     from .cli_edit import EDIT_COMMANDS
     from .cli_serve import SERVE_COMMANDS
     from .cli_style import STYLE_COMMANDS
@@ -347,8 +355,7 @@ def _more_commands():
     from .stylize.cli import cmd_stylize
 
     COMMANDS.update(STYLE_COMMANDS, **TRANSLATE_COMMANDS, **SERVE_COMMANDS, **EDIT_COMMANDS, **TEXT_COMMANDS,
-                    **TALKING_HEAD_COMMANDS,
-                    stylize=cmd_stylize)
+                    **TALKING_HEAD_COMMANDS, **AUDIO_COMMANDS, stylize=cmd_stylize)
 
 
 _more_commands()

@@ -265,6 +265,13 @@ def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto"
         return evaluate_translation(generator, data_config, metrics, dataset=dataset, n=n, device=device,
                                     batch_size=batch_size, started=started, seed=seed, rank=rank,
                                     world_size=world_size, gather=gather)
+    if getattr(dataset.info, "is_audio", False):  # notes: the pitch classifier's scores and NDB
+        from .audio_eval import evaluate_audio
+
+        if rank != 0:
+            return None
+        return evaluate_audio(generator, data_config, metrics, dataset=dataset, n=n, seed=seed, device=device,
+                              n_real=n_real, started=started)
     if dataset.info.target_shape:  # two domains of 2-D points (the DiscoGAN toy): no sample-quality protocol
         raise ConfigError(f"{data_config.name} pairs two domains of 2-D points: `ganforge eval` scores generators "
                           f"and image translators; the toy's mode counts come from benchmarks/claims/discogan.py")

@@ -3,7 +3,8 @@
 Every dataset is registered by name with a typed config, builds a :class:`TensorDataset` and yields
 :class:`Batch` objects.
 """
-from . import bundled, folder, folder_pairs, shapes, super_resolution, talking_heads, text, toy, toy_domains, translation  # noqa: F401  (registers the datasets)
+from . import (audio, bundled, folder, folder_pairs, shapes, super_resolution, talking_heads, text, toy,  # noqa: F401
+               toy_domains, translation)  # (registers the datasets)
 from .base import BatchStream, DataInfo, TensorDataset
 from .batch import Batch
 from .registry import build_dataset, dataset_names

@@ -22,6 +22,7 @@ class DataInfo:
     target_shape: Tuple[int, ...] = ()  # (C', H', W') of Batch.target for two-domain data; () when there is none
     paired: bool = False  # two-domain data: Batch.target is x's own counterpart (True) or an unrelated draw of B
     vocab: Tuple[str, ...] = ()  # text data: the words of the token ids (data/text.py); () for other data
+    audio: Tuple[Tuple[str, object], ...] = ()  # audio data: STFT settings + representation (data/audio.py)
 
     @property
     def is_image(self) -> bool:
@@ -37,6 +38,11 @@ class DataInfo:
         """Batches carry token ids (x int64 N×L) of the vocabulary `vocab`."""
         return len(self.vocab) > 0
 
+    @property
+    def is_audio(self) -> bool:
+        """Samples are notes: spectrograms (or waveforms) whose settings are `dict(audio)` (data/audio.py)."""
+        return len(self.audio) > 0
+
     def to_json(self) -> dict:
         return {
             "shape": list(self.shape),
@@ -47,6 +53,7 @@ class DataInfo:
             "target_shape": list(self.target_shape),
             "paired": self.paired,
             **({"vocab": list(self.vocab)} if self.vocab else {}),
+            **({"audio": dict(self.audio)} if self.audio else {}),
         }
 
     @staticmethod
@@ -60,6 +67,7 @@ class DataInfo:
             target_shape=tuple(d.get("target_shape", ())),
             paired=bool(d.get("paired", False)),
             vocab=tuple(d.get("vocab", ())),
+            audio=tuple(sorted(d.get("audio", {}).items())),
         )
 
 

@@ -121,13 +121,18 @@ class ProgressiveGAN(StandardGAN):
 
     def state_dict(self) -> dict:
         state = super().state_dict()
-        state["schedule"] = {"images": self.images}
+        # the stage the optimisers belong to: a checkpoint taken just as the images reach a new stage still holds
+        # the old stage's Adam moments, which the next step must reset exactly as an uninterrupted run does
+        state["schedule"] = {"images": self.images, "phase": list(self.phase) if self.phase else None}
         return state
 
     def load_state_dict(self, state: dict) -> None:
         self.images = int(state["schedule"]["images"])
-        self.phase = None  # the loaded optimiser state belongs to the stage at the checkpoint
+        self.phase = None
         self.set_level(self.level())
+        saved = state["schedule"].get("phase")
+        if saved is not None:
+            self.phase = tuple(int(p) for p in saved)  # the loaded optimiser state's stage
         super().load_state_dict(state)
 
 

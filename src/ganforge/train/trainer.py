@@ -114,7 +114,11 @@ class Trainer:
         if t.eval_every and self.info.is_text:
             raise ConfigError("train.eval_every: image metrics do not apply to text runs; set it to 0 (text scores: "
                               "ganforge.metrics.text, benchmarks/claims/maskgan.py)")
-        if t.eval_every:  # a wrong metric name fails now, not at the first evaluation
+        if t.eval_every and getattr(self.info, "is_audio", False):  # notes have their own scores (audio_eval)
+            from ..audio_eval import parse_audio_metrics
+
+            parse_audio_metrics(t.eval_metrics)
+        elif t.eval_every:  # a wrong metric name fails now, not at the first evaluation
             from ..evaluation import parse_metrics
 
             parse_metrics(t.eval_metrics, config.data.name, self.info.is_image, self.info.two_domain)

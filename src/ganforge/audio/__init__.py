@@ -1,0 +1,1 @@
+"""Audio: spectral representations (GANSynth), the procedural note synth, WAV input/output."""
