@@ -1,6 +1,6 @@
 """Synthesis throughput of GANSynth (and the WaveGAN baseline) on this machine, and the parallel-vs-autoregressive
 speed ratio of Engel et al. 2019 (§5: GANSynth generates a whole note in one pass, "about 50,000× faster than
-WaveNet" on GPU). Prints a markdown table; BENCHMARKS.md is written by hand from it.
+WaveNet" on GPU). Prints a markdown table and writes it as one section of BENCHMARKS.md (`--no-write`: print only).
 
 Notes/s counts the whole path from latent to waveform: G(z, pitch) in batches of --batch, then the
 representation's inverse (IF-Mel -> STFT -> overlap-add). Seconds of audio per second = notes/s × note length.
@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import cpu_model, provenance, write_section  # noqa: E402
 
 from ganforge.audio_eval import synthesize  # noqa: E402
 from ganforge.config import load_config  # noqa: E402
@@ -128,12 +130,21 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--ar-samples", type=int, default=2048, help="samples the autoregressive baseline is timed on")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-write", action="store_true", help="print the table; leave BENCHMARKS.md alone")
     args = ap.parse_args()
+    prov = provenance()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rows = measure(args.batch, args.repeats, args.ar_samples)
     print(f"torch {torch.__version__}, {args.threads} thread(s), batch {args.batch}")
     print(table(rows))
+    if not args.no_write:
+        write_section(f"GANSynth synthesis speed — CPU: {cpu_model()}, {args.threads} thread(s)",
+                      f"{prov}\n\n{table(rows)}\n\nWhole path from latent to waveform (G in batches of {args.batch}, "
+                      "then the representation's inverse); the autoregressive baseline is a WaveNet-style stack of "
+                      "about the generator's size sampling one sample at a time with cached layer inputs (untrained "
+                      "weights: the cost does not depend on them). The paper: about 50,000× faster than WaveNet on a "
+                      "GPU.")
     return 0
 
 
