@@ -2,6 +2,7 @@
 fine-tuning and the `ganforge talking-head` command."""
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -178,7 +179,7 @@ def test_meta_train_fine_tune_and_animate_end_to_end(tmp_path, capsys):
 
     run = str(tmp_path / "run")
     assert main(["train", "talking-heads", "--out", run, *TINY, "train.steps=3", "train.checkpoint_every=3",
-                 "train.sample_every=3"]) == 0
+                 "train.sample_every=3", "method.finetune_steps=3"]) == 0
     ds = _person(tmp_path)
     capsys.readouterr()
     gif = str(tmp_path / "out.gif")
@@ -193,6 +194,15 @@ def test_meta_train_fine_tune_and_animate_end_to_end(tmp_path, capsys):
     ff = (model.animate(model.feed_forward(x, lm), lm) - x).abs().mean()
     ft = (model.animate(model.fine_tune(x, lm, steps=25), lm) - x).abs().mean()
     assert float(ft) < 0.9 * float(ff)  # measured: 0.51 vs 0.59
+    # `ganforge eval`: the few-shot protocol on an unseen person (n 16 = one person's 16 held-out poses),
+    # recorded in metrics.jsonl and reproducible from the API
+    from ganforge.talking_head_api import evaluate_few_shot
+
+    assert main(["eval", run, "--n", "16"]) == 0
+    rec = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))][-1]
+    again = evaluate_few_shot(load_talking_head(run), people=1, shots=8)
+    assert -1 <= rec["eval/csim"] <= 1 and rec["eval/csim"] == pytest.approx(again["csim"], abs=1e-6)
+    assert rec["eval/landmark_error_px"] == pytest.approx(again["landmark_error_px"], abs=1e-4)
 
 
 def test_bad_input_gives_one_line_errors(tmp_path, capsys):

@@ -33,21 +33,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from claims_common import (DIRECTION, NOT_REPRODUCED, REPRODUCED, command_line, compare_means,  # noqa: E402
                            make_results, publish, render_section, script_cli_render, verdict_block)
 
-from ganforge.data.talking_heads import TalkingHeadsConfig, make_videos  # noqa: E402
 from ganforge.metrics.talking_heads import load_evaluator, score_frames  # noqa: E402
-from ganforge.talking_head_api import TalkingHeadModel, as_float, load_talking_head  # noqa: E402
+from ganforge.talking_head_api import (HELD, POOL, TalkingHeadModel, few_shot_people, load_talking_head,  # noqa: E402
+                                       person_scores)
 
 SLUG, TITLE = "talking-heads", "Few-shot talking heads (Zakharov et al. 2019)"
 PAPER = ("Table 1 and §4: models of new people from K = 1, 8, 32 frames — more frames give better scores "
          "(FID down, SSIM and CSIM up); fine-tuning (FT) preserves identity better than the feed-forward model "
          "(FF); the meta-learned initialisation is what makes few-shot fine-tuning work (§3.4, §4: fine-tuning "
          "networks that were not meta-learned needs far more data and steps).")
-POOL, HELD = 32, 16
-
-
-def shots_of(k: int):
-    return torch.linspace(0, POOL - 1, k).round().long() if k > 1 else torch.tensor([0])
-
 
 def stats(values):
     return {"mean": statistics.fmean(values), "std": statistics.pstdev(values) if len(values) > 1 else 0.0}
@@ -68,25 +62,19 @@ def main():
     scratch = TalkingHeadModel.untrained(model.config, model.info, seed=1)
     steps = model.cfg.finetune_steps if args.steps is None else args.steps
     ev = load_evaluator()
-    ds = make_videos(TalkingHeadsConfig(identities=args.people, frames=POOL + HELD, split="test",
-                                        resolution=model.resolution))
+    ds = few_shot_people(args.people, model.resolution)
     ks = [int(k) for k in args.shots.split(",")]
     arms = [(f"FF K={k}", model, k, 0) for k in ks] + [(f"FT K={k}", model, k, steps) for k in ks]
-    arms.append((f"scratch K=8", scratch, 8, steps))
+    arms.append(("scratch K=8", scratch, 8, steps))
     per = {name: [] for name, *_ in arms}
     fakes = {name: [] for name, *_ in arms}
     reals, t0 = [], time.time()
     for p in range(args.people):
-        sl = slice(p * (POOL + HELD), (p + 1) * (POOL + HELD))
-        x, lm, pts = as_float(ds.x[sl]), as_float(ds.target[sl]), ds.attrs["points"][sl]
-        hx, hlm, hpts = x[POOL:], lm[POOL:], pts[POOL:]
-        reals.append(hx)
         for name, m, k, st in arms:
-            idx = shots_of(k)
-            head = m.fine_tune(x[idx], lm[idx], steps=st, seed=p) if st else m.feed_forward(x[idx], lm[idx])
-            fake = m.animate(head, hlm)
-            per[name].append(score_frames(fake, hx, hpts, ev))
+            scores, fake, real = person_scores(m, ds, p, k, st, ev)
+            per[name].append(scores)
             fakes[name].append(fake)
+        reals.append(real)
         print(f"person {p + 1}/{args.people} done ({time.time() - t0:.0f}s)", flush=True)
     real = torch.cat(reals)
     rows = {}

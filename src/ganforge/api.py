@@ -173,7 +173,13 @@ def evaluate(run_dir: str, metrics="auto", n: int = 10_000, seed: int = 0, *, ex
     "split=test") to score on other data than the training data, e.g. held-out scenes. Returns the EvalResult."""
     from .evaluation import append_to_run, wants_probe
     from .evaluation import evaluate as score
+    from .talking_head_api import evaluate_run, is_talking_head_run
 
+    if is_talking_head_run(run_dir):  # a person's model needs K frames first: the few-shot protocol
+        result = evaluate_run(run_dir, n=n, seed=seed, device="cpu" if device == "auto" else device)
+        if record:
+            append_to_run(str(run_dir), result, read_meta(_resolve_checkpoint(str(run_dir))).get("counters") or {})
+        return result
     g = load(run_dir, device=device, ema=ema)
     if getattr(g.info, "is_text", False):
         raise ConfigError("`eval` scores image runs; text runs are scored by ganforge.metrics.text (unique n-grams, "

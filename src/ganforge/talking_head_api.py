@@ -113,6 +113,83 @@ def load_talking_head(run_dir: str, device: str = "cpu") -> TalkingHeadModel:
     return TalkingHeadModel(method, config, info, resolve_device(device), ckpt)
 
 
+# ------------------------------------------------------------------------------------------------ scores
+
+POOL, HELD = 32, 16  # per unseen person: the first 32 frames of a video are the pool of shots, the last 16 the poses
+
+
+def shot_indices(k: int) -> torch.Tensor:
+    """K evenly spaced frames of the pool (the first frame when K = 1)."""
+    return torch.linspace(0, POOL - 1, k).round().long() if k > 1 else torch.tensor([0])
+
+
+def few_shot_people(people: int, resolution: int, seed: int = 0):
+    """One 48-frame video of each of `people` identities of the test split (never seen in meta-learning)."""
+    from .data.talking_heads import TalkingHeadsConfig, make_videos
+
+    return make_videos(TalkingHeadsConfig(identities=people, frames=POOL + HELD, split="test", resolution=resolution,
+                                          seed=seed))
+
+
+def person_scores(model: TalkingHeadModel, videos, person: int, shots: int, steps: int, evaluator=None):
+    """A model of person `person` from `shots` frames of its pool — fine-tuned for `steps` (seeded by the person),
+    feed-forward when 0 — driven by the landmarks of its HELD held-out poses and scored against their real
+    renders (CSIM, SSIM, landmark error; ganforge.metrics.talking_heads). Returns (scores, fake, real)."""
+    from .metrics.talking_heads import score_frames
+
+    sl = slice(person * (POOL + HELD), (person + 1) * (POOL + HELD))
+    x, lm, pts = as_float(videos.x[sl]), as_float(videos.target[sl]), videos.attrs["points"][sl]
+    idx = shot_indices(shots)
+    head = (model.fine_tune(x[idx], lm[idx], steps=steps, seed=person) if steps
+            else model.feed_forward(x[idx], lm[idx]))
+    fake = model.animate(head, lm[POOL:])
+    return score_frames(fake, x[POOL:], pts[POOL:], evaluator), fake, x[POOL:]
+
+
+def evaluate_few_shot(model: TalkingHeadModel, people: int = 4, shots: int = 8, steps: Optional[int] = None,
+                      seed: int = 0, evaluator=None) -> dict:
+    """The paper's few-shot protocol (§4) on `people` unseen identities: mean CSIM, SSIM and landmark error (px)
+    over the people, and FID between the identity-network features of all real and generated held-out frames."""
+    from .metrics.talking_heads import load_evaluator, score_frames
+
+    ev = evaluator or load_evaluator()
+    steps = model.cfg.finetune_steps if steps is None else int(steps)
+    videos = few_shot_people(people, model.resolution, seed)
+    rows, fakes, reals = [], [], []
+    for p in range(people):
+        scores, fake, real = person_scores(model, videos, p, shots, steps, ev)
+        rows.append(scores)
+        fakes.append(fake)
+        reals.append(real)
+    real = torch.cat(reals)
+    out = {k: sum(r[k] for r in rows) / len(rows) for k in ("csim", "ssim", "landmark_error_px")}
+    out["fid_identity"] = score_frames(torch.cat(fakes), real, torch.zeros(len(real), 68, 2), ev)["fid_identity"]
+    return out
+
+
+def is_talking_head_run(run_dir: str) -> bool:
+    from .api import _resolve_checkpoint
+
+    return "embedder" in read_meta(_resolve_checkpoint(str(run_dir))).get("state", {})
+
+
+def evaluate_run(run_dir: str, n: int = 128, shots: int = 8, seed: int = 0, device: str = "cpu"):
+    """`ganforge eval` on a talking-heads run: :func:`evaluate_few_shot` with n // 16 unseen people (1 to 8, 16
+    held-out poses each), K = `shots`, fine-tuned for the run's method.finetune_steps. An EvalResult."""
+    import time
+
+    from .evaluation import EvalResult
+
+    started = time.perf_counter()
+    model = load_talking_head(run_dir, device)
+    people = max(1, min(n // HELD, 8))
+    scores = evaluate_few_shot(model, people, shots, seed=seed)
+    protocol = {"extractor": "talking-heads-identity", "n_fake": people * HELD, "n_real": people * HELD,
+                "seed": seed, "people": people, "shots": shots, "finetune_steps": model.cfg.finetune_steps}
+    key = f"talking-heads/people{people}/K{shots}/ft{model.cfg.finetune_steps}/seed{seed}"
+    return EvalResult(scores, protocol, key, time.perf_counter() - started, list(scores))
+
+
 # ------------------------------------------------------------------------------------------------ folders
 
 
