@@ -35,6 +35,7 @@ class GANSynthGeneratorConfig:
     z_dim: int = 128  # the paper: 256
     channels: int = 64  # widest layer (the paper: fmap_max 256)
     channel_base: int = 512  # nf(width) = min(channel_base / width, channels) (the paper: fmap_base 4096)
+    onehot_scale: float = 1.0  # the pitch one-hot's value (1: the paper); see GANSynthGenerator
 
 
 @dataclass
@@ -57,12 +58,15 @@ def spec_shape(info) -> tuple:
 
 
 class GANSynthGenerator(ProGANGenerator):
-    def __init__(self, out_shape, num_classes: int, z_dim: int = 128, channels: int = 64, channel_base: int = 512):
+    def __init__(self, out_shape, num_classes: int, z_dim: int = 128, channels: int = 64, channel_base: int = 512,
+                 onehot_scale: float = 1.0):
         c, t, f = out_shape
+        self_scale = float(onehot_scale)
         super().__init__((c, f, f), z_dim + num_classes, channels, channel_base)  # the ladder of the width F
         self.z_dim, self.num_classes, self.out_shape = z_dim, num_classes, tuple(out_shape)
         self.base = (4 * t // f, 4)
         self.dense = EqualLinear(z_dim + num_classes, self.widths[0] * self.base[0] * 4, gain=2 ** 0.5 / 4)
+        self.onehot_scale = self_scale
 
     def block(self, k: int, x: torch.Tensor) -> torch.Tensor:
         if k == 0:
@@ -74,7 +78,7 @@ class GANSynthGenerator(ProGANGenerator):
         if self.num_classes:
             if y is None:
                 raise ConfigError("this GANSynth generator is pitch-conditional: pass pitch classes y")
-            z = torch.cat([pixel_norm(z), F.one_hot(y, self.num_classes).to(z.dtype)], 1)
+            z = torch.cat([pixel_norm(z), F.one_hot(y, self.num_classes).to(z.dtype) * self.onehot_scale], 1)
         else:
             z = pixel_norm(z)
         k, alpha = self.stage()
@@ -186,7 +190,7 @@ class WaveGANDiscriminator(Discriminator):
 @GENERATORS.register("gansynth", GANSynthGeneratorConfig)
 def build_gansynth_generator(cfg: GANSynthGeneratorConfig, info) -> GANSynthGenerator:
     return GANSynthGenerator(spec_shape(info), dataset_classes(info, "gansynth"), cfg.z_dim, cfg.channels,
-                             cfg.channel_base)
+                             cfg.channel_base, cfg.onehot_scale)
 
 
 @DISCRIMINATORS.register("gansynth", GANSynthDiscriminatorConfig)
