@@ -8,6 +8,12 @@ one level = one octave of ProGAN's ladder; the one-hot pitch is concatenated to 
 the output goes through tanh (`to_rgb_activation='tanh'`); D has, beside its score, a pitch-classification head
 on its last hidden features (the AC-GAN auxiliary classifier the paper adds).
 
+`onehot_scale` (departure, off at 1.0 = the paper): the value of the pitch one-hot. Beside a pixel-normalised z
+of norm √z_dim, a one-hot of value 1 moves G's output about a third as much as a new z, and with the equalised
+learning rate (weights ~N(0, 1) scaled by gain/√fan_in, Adam steps of ~lr on them) the input layer needs many
+thousands of steps to amplify it: in CPU-sized runs D learnt to name the pitch of reals while G's pitch loss
+stayed above log 25. The gansynth-notes preset uses √z_dim, so pitch and z carry equal input energy.
+
 WaveGAN (small): z ⊕ one-hot pitch → dense → 16 samples × C channels → four ×4 transposed 1-D convolutions
 (kernel 25, stride 4, ReLU, tanh output) → L = 4096 samples; D mirrors it with stride-4 kernel-25 convolutions,
 LeakyReLU 0.2 and phase shuffle (n = 2), then a score and a pitch head. No batch norm (WGAN-GP).
