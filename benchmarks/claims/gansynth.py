@@ -13,7 +13,7 @@ Interpolation (IF-Mel arm): 16 pairs of latents, 9 points each at a fixed pitch:
 largest step between neighbours in the classifier's feature space over the mean step (1 = evenly spaced).
 Speed: benchmarks/gansynth_speed.py's measurement.
 
-    OMP_NUM_THREADS=1 python benchmarks/claims/gansynth.py [--steps 1300] [--n 500]   # trains what is missing
+    OMP_NUM_THREADS=1 python benchmarks/claims/gansynth.py [--steps 600] [--n 500]   # trains what is missing
     python benchmarks/claims/gansynth.py --render
 """
 from __future__ import annotations
@@ -88,7 +88,7 @@ def interpolation(g, pairs: int = 16, points: int = 9) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--steps", type=int, default=1300)
+    ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--arms", default=",".join(ARMS))
     ap.add_argument("--render", action="store_true", help="re-render the section from its JSON; measure nothing")

@@ -8,6 +8,12 @@ one level = one octave of ProGAN's ladder; the one-hot pitch is concatenated to 
 the output goes through tanh (`to_rgb_activation='tanh'`); D has, beside its score, a pitch-classification head
 on its last hidden features (the AC-GAN auxiliary classifier the paper adds).
 
+`onehot_scale` (departure, off at 1.0 = the paper): the value of the pitch one-hot. Beside a pixel-normalised z
+of norm √z_dim, a one-hot of value 1 moves G's output about a third as much as a new z, and with the equalised
+learning rate (weights ~N(0, 1) scaled by gain/√fan_in, Adam steps of ~lr on them) the input layer needs many
+thousands of steps to amplify it: in CPU-sized runs D learnt to name the pitch of reals while G's pitch loss
+stayed above log 25. The gansynth-notes preset uses √z_dim, so pitch and z carry equal input energy.
+
 WaveGAN (small): z ⊕ one-hot pitch → dense → 16 samples × C channels → four ×4 transposed 1-D convolutions
 (kernel 25, stride 4, ReLU, tanh output) → L = 4096 samples; D mirrors it with stride-4 kernel-25 convolutions,
 LeakyReLU 0.2 and phase shuffle (n = 2), then a score and a pitch head. No batch norm (WGAN-GP).
@@ -35,6 +41,7 @@ class GANSynthGeneratorConfig:
     z_dim: int = 128  # the paper: 256
     channels: int = 64  # widest layer (the paper: fmap_max 256)
     channel_base: int = 512  # nf(width) = min(channel_base / width, channels) (the paper: fmap_base 4096)
+    onehot_scale: float = 1.0  # the pitch one-hot's value (1: the paper); see GANSynthGenerator
 
 
 @dataclass
@@ -57,12 +64,15 @@ def spec_shape(info) -> tuple:
 
 
 class GANSynthGenerator(ProGANGenerator):
-    def __init__(self, out_shape, num_classes: int, z_dim: int = 128, channels: int = 64, channel_base: int = 512):
+    def __init__(self, out_shape, num_classes: int, z_dim: int = 128, channels: int = 64, channel_base: int = 512,
+                 onehot_scale: float = 1.0):
         c, t, f = out_shape
+        self_scale = float(onehot_scale)
         super().__init__((c, f, f), z_dim + num_classes, channels, channel_base)  # the ladder of the width F
         self.z_dim, self.num_classes, self.out_shape = z_dim, num_classes, tuple(out_shape)
         self.base = (4 * t // f, 4)
         self.dense = EqualLinear(z_dim + num_classes, self.widths[0] * self.base[0] * 4, gain=2 ** 0.5 / 4)
+        self.onehot_scale = self_scale
 
     def block(self, k: int, x: torch.Tensor) -> torch.Tensor:
         if k == 0:
@@ -74,7 +84,7 @@ class GANSynthGenerator(ProGANGenerator):
         if self.num_classes:
             if y is None:
                 raise ConfigError("this GANSynth generator is pitch-conditional: pass pitch classes y")
-            z = torch.cat([pixel_norm(z), F.one_hot(y, self.num_classes).to(z.dtype)], 1)
+            z = torch.cat([pixel_norm(z), F.one_hot(y, self.num_classes).to(z.dtype) * self.onehot_scale], 1)
         else:
             z = pixel_norm(z)
         k, alpha = self.stage()
@@ -186,7 +196,7 @@ class WaveGANDiscriminator(Discriminator):
 @GENERATORS.register("gansynth", GANSynthGeneratorConfig)
 def build_gansynth_generator(cfg: GANSynthGeneratorConfig, info) -> GANSynthGenerator:
     return GANSynthGenerator(spec_shape(info), dataset_classes(info, "gansynth"), cfg.z_dim, cfg.channels,
-                             cfg.channel_base)
+                             cfg.channel_base, cfg.onehot_scale)
 
 
 @DISCRIMINATORS.register("gansynth", GANSynthDiscriminatorConfig)
