@@ -27,12 +27,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from ..nn.equalized import EqualConv2d, EqualLinear
+from ..nn.equalized import EqualLinear
 from ..nn.norms import pixel_norm
 from ..registry import DISCRIMINATORS, GENERATORS
 from .base import Discriminator, Generator, dataset_classes
-from .progan import ProGANDiscriminator, ProGANGenerator, blend, lrelu
-from .progressive import resize_to
+from .progan import ProGANDiscriminator, ProGANGenerator, lrelu
 
 
 @dataclass
@@ -67,12 +66,11 @@ class GANSynthGenerator(ProGANGenerator):
     def __init__(self, out_shape, num_classes: int, z_dim: int = 128, channels: int = 64, channel_base: int = 512,
                  onehot_scale: float = 1.0):
         c, t, f = out_shape
-        self_scale = float(onehot_scale)
         super().__init__((c, f, f), z_dim + num_classes, channels, channel_base)  # the ladder of the width F
         self.z_dim, self.num_classes, self.out_shape = z_dim, num_classes, tuple(out_shape)
         self.base = (4 * t // f, 4)
         self.dense = EqualLinear(z_dim + num_classes, self.widths[0] * self.base[0] * 4, gain=2 ** 0.5 / 4)
-        self.onehot_scale = self_scale
+        self.onehot_scale = float(onehot_scale)
 
     def block(self, k: int, x: torch.Tensor) -> torch.Tensor:
         if k == 0:
@@ -87,14 +85,7 @@ class GANSynthGenerator(ProGANGenerator):
             z = torch.cat([pixel_norm(z), F.one_hot(y, self.num_classes).to(z.dtype) * self.onehot_scale], 1)
         else:
             z = pixel_norm(z)
-        k, alpha = self.stage()
-        x = z
-        for i in range(k + 1):
-            x = self.block(i, x)
-        img = self.to_rgb[k](x)
-        if alpha > 0:
-            img = blend(img, self.to_rgb[k + 1](self.block(k + 1, x)), alpha)
-        return torch.tanh(resize_to(img, self.resolution))
+        return torch.tanh(super().forward(z))  # ProGAN's growing ladder over this class's block 0
 
 
 class GANSynthDiscriminator(ProGANDiscriminator):
