@@ -34,16 +34,11 @@ _CACHE: dict = {}
 
 
 @dataclass
-class NotesConfig:
-    """Procedural notes: 8 kHz, 64 frames of hop 64 (0.512 s), n_fft 256 (128 bins) -> 2 × 64 × 128."""
+class SpectrogramSettings:
+    """What both audio datasets share: the pitch range and the representation's STFT."""
 
-    name: str = "notes"
-    n: int = 2000
     min_pitch: int = 48
     max_pitch: int = 72
-    per_family: int = 4
-    seed: int = 0
-    instrument_seed: int = 1234
     representation: str = "if-mel"
     sample_rate: int = 8000
     n_fft: int = 256
@@ -52,21 +47,25 @@ class NotesConfig:
 
 
 @dataclass
-class AudioFolderConfig:
+class NotesConfig(SpectrogramSettings):
+    """Procedural notes: 8 kHz, 64 frames of hop 64 (0.512 s), n_fft 256 (128 bins) -> 2 × 64 × 128."""
+
+    name: str = "notes"
+    n: int = 2000
+    per_family: int = 4
+    seed: int = 0
+    instrument_seed: int = 1234
+
+
+@dataclass
+class AudioFolderConfig(SpectrogramSettings):
     """A folder of WAV files (recursive). Pitch labels come from NSynth-style names `…-PPP-VVV.wav` (PPP the MIDI
     pitch) when `labels` is true; files whose pitch is outside min_pitch…max_pitch are skipped."""
 
     name: str = "audio-folder"
     path: str = ""
     labels: bool = True
-    min_pitch: int = 48
-    max_pitch: int = 72
     min_seconds: float = 0.1
-    representation: str = "if-mel"
-    sample_rate: int = 8000
-    n_fft: int = 256
-    hop: int = 64
-    n_frames: int = 64
 
 
 def settings_of(cfg) -> STFTSettings:
