@@ -55,3 +55,23 @@ def test_input_noise_is_added_in_training_only_with_the_set_sigma():
     quiet.features.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
     quiet(x)
     assert torch.equal(seen[-1], x)  # σ = 0 by default
+
+
+def test_g_repeats_gives_the_generator_several_updates_per_discriminator_update(tmp_path):
+    """The official minibatch-discrimination script updates G three times per D update (``for rep in range(3):
+    train_batch_gen``). With g_repeats = 3, two iterations are 2 D and 6 G updates, and G ends elsewhere than
+    under the plain schedule."""
+    from ganforge.train import Trainer
+    common = ["discriminator.name=dcgan-improved", "generator.channels=8", "discriminator.channels=8",
+              "data.n=256", "train.batch_size=8", "train.progress=false", "train.eval_every=0",
+              "train.sample_every=100", "train.checkpoint_every=100"]
+    cfg = load_config("dcgan-stacked-mnist", [*common, "train.steps=2", "method.g_repeats=3"])
+    t = Trainer(cfg, run_dir=str(tmp_path / "rep"))
+    t.fit()
+    assert (t.method.d_steps, t.method.g_steps) == (2, 6)
+    one = Trainer(load_config("dcgan-stacked-mnist", [*common, "train.steps=2"]), run_dir=str(tmp_path / "one"))
+    one.fit()
+    assert (one.method.d_steps, one.method.g_steps) == (2, 2)
+    moved = [(a - b).abs().max().item() for a, b in zip(t.method.generator.parameters(),
+                                                         one.method.generator.parameters())]
+    assert max(moved) > 1e-4  # the extra G updates changed G

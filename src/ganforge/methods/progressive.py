@@ -116,7 +116,8 @@ class ProgressiveGAN(StandardGAN):
             real, y = self.real_batch(data)
             d_loss = self.d_step(real, y)
             self.images += real.shape[0] * self.world_size
-        g_loss = self.g_step(real.shape[0], real, y)
+        for _ in range(self.cfg.g_repeats):
+            g_loss = self.g_step(real.shape[0], real, y)
         return {"d_loss": d_loss, "g_loss": g_loss, "level": torch.full((), self.level(), device=d_loss.device)}
 
     def state_dict(self) -> dict:

@@ -1,8 +1,8 @@
 """The standard GAN game (Goodfellow et al. 2014, Algorithm 1), with DCGAN's optimiser settings as defaults
 (Radford et al. 2016, §4: Adam, lr 2e-4, β1 = 0.5).
 
-Per iteration: `d_steps` discriminator updates, each on a fresh real batch and fresh fakes, then one generator
-update. The objective is a choice of costs on D's outputs (losses.py): the minimax / non-saturating GAN game,
+Per iteration: `d_steps` discriminator updates, each on a fresh real batch and fresh fakes, then `g_repeats`
+generator updates (1, or 3 as the official minibatch-discrimination script of Salimans et al. 2016). The objective is a choice of costs on D's outputs (losses.py): the minimax / non-saturating GAN game,
 least squares (LSGAN, Mao et al. 2017), hinge (Lim & Ye 2017) or Wasserstein (Arjovsky et al. 2017) — plus
 switchable regularisers and tricks, each from its paper:
 
@@ -37,6 +37,7 @@ class StandardConfig:
     d_loss: str = "bce"  # bce | least_squares | hinge | wasserstein
     ls_targets: Tuple[float, float, float] = (0.0, 1.0, 1.0)  # LSGAN a (fake), b (real), c (G's target)
     d_steps: int = 1  # discriminator updates per generator update (k in Algorithm 1, n_critic in WGAN)
+    g_repeats: int = 1  # generator updates per iteration, each on fresh z (official minibatch-discrimination script: 3)
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas: Tuple[float, float] = (0.5, 0.999)
@@ -54,8 +55,9 @@ class StandardConfig:
             raise ConfigError(f"method.g_loss must be one of {sorted(G_LOSSES)}, got {self.g_loss!r}")
         if self.d_loss not in D_LOSSES:
             raise ConfigError(f"method.d_loss must be one of {sorted(D_LOSSES)}, got {self.d_loss!r}")
-        if self.d_steps < 1 or self.r1_every < 1:
-            raise ConfigError(f"method.d_steps and method.r1_every must be ≥ 1, got {self.d_steps}, {self.r1_every}")
+        if self.d_steps < 1 or self.r1_every < 1 or self.g_repeats < 1:
+            raise ConfigError(f"method.d_steps, method.g_repeats and method.r1_every must be ≥ 1, got {self.d_steps}, "
+                              f"{self.g_repeats}, {self.r1_every}")
         if len(self.betas) != 2 or len(self.ls_targets) != 3:
             raise ConfigError(f"method.betas needs two values and method.ls_targets three, got {self.betas}, "
                               f"{self.ls_targets}")
@@ -231,7 +233,8 @@ class StandardGAN(Method):
         for _ in range(self.critic_steps()):
             batch = data.next()
             d_loss = self.d_step(batch.x, batch.y)
-        g_loss = self.g_step(batch.x.shape[0], batch.x, batch.y)
+        for _ in range(self.cfg.g_repeats):
+            g_loss = self.g_step(batch.x.shape[0], batch.x, batch.y)
         return {"d_loss": d_loss, "g_loss": g_loss}
 
 
