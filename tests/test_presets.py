@@ -22,7 +22,8 @@ STEPS = 60
 N = 500
 # Only what keeps the smoke run short or long enough: WGAN's warm-up would spend 2,500 critic updates on the
 # first 25 G steps. The SN-ResNet presets (5 critic steps per G step) move the pixels fast enough in 30.
-EXTRA = {"wgan-mnist": ["method.critic_warmup=false"], "dcgan-stacked-mnist": ["data.n=2000"]}
+EXTRA = {"wgan-mnist": ["method.critic_warmup=false"], "dcgan-stacked-mnist": ["data.n=2000"],
+         "dcgan-mbd-stacked-mnist": ["data.n=2000"]}
 STEPS_FOR = {"cgan-projection-mnist": 30, "sngan-mnist": 30}
 
 
