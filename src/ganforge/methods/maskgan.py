@@ -94,7 +94,7 @@ def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor, missing: torc
 class MaskGAN(Method):
     def __init__(self, cfg: MaskGANConfig, generator, discriminator):
         super().__init__(cfg, generator, discriminator)
-        self.critic = Critic(generator.net.hidden)
+        self.critic = Critic(discriminator.net.hidden)  # it reads the discriminator's states
         self._opt: Optional[Dict[str, torch.optim.Optimizer]] = None
 
     def networks(self):
