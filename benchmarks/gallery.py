@@ -58,7 +58,8 @@ scores, each section saying what was scored:
 * talking heads: the run's sample grid; the few-shot protocol of `ganforge eval` (unseen people, K frames,
   fine-tuned): identity similarity CSIM, SSIM, landmark error, FID on identity features.
 
-A "Seen in the picture" line is a person's one-sentence reading of the picture, written when the section was.
+A "Seen in the picture" ("Read in the sentences") line is a person's one-sentence reading of the picture (the
+sentences), written when the section was.
 """
 
 
@@ -113,10 +114,10 @@ def section(preset: str, run_dir: str, timing: tuple, threads: int, measured_by:
     took = (f"**{minutes(wall)}** wall-clock between the run's first and last log records (an existing run: its "
             f"machine's load was not recorded)" if cpu is None else
             f"**{minutes(wall)}** wall-clock, {minutes(cpu)} CPU time (load average {load:.1f} at the start)")
-    seen = f"Seen in the picture: {note}\n\n" if note else ""
+    seen = f"{'Seen in the picture' if scored.picture else 'Read in the sentences'}: {note}\n\n" if note else ""
     extra = f"\n\n{scored.extra}" if scored.extra else ""
     return (f"{cfg.description}\n\n{picture}{seen}"
-            f"{datetime.date.today().isoformat()} · `{measured_by}` · {cfg.train.steps} iterations, batch "
+            f"{datetime.date.today().isoformat()} · {measured_by} · {cfg.train.steps} iterations, batch "
             f"{cfg.train.batch_size} · {took} on {cpu_model()}, {threads} threads · "
             f"torch {__import__('torch').__version__}\n\n"
             f"Scored ({scored.kind}): {scored.what}.\n\n{scored.table()}{extra}")
@@ -130,10 +131,11 @@ def existing(preset: str, run_dir: str) -> tuple:
     path = os.path.join(run_dir, TIMING)
     if os.path.isfile(path):
         t = json.load(open(path))
-        by = f"{t['command']}` ({t['date']}; scored again with `python benchmarks/gallery.py {preset} --run {run_dir}"
+        again = f"python benchmarks/gallery.py {preset} --run {run_dir}"
+        by = f"`{t['command']}` ({t['date']}; scored again with `{again}`)"
         return (t["wall"], t["cpu"], t["load"]), t["threads"], by
     threads = ganforge.load(run_dir).config.train.threads or torch_threads()
-    return (run_seconds(run_dir), None, None), threads, f"python benchmarks/gallery.py {preset} --run {run_dir}"
+    return (run_seconds(run_dir), None, None), threads, f"`python benchmarks/gallery.py {preset} --run {run_dir}`"
 
 
 def refresh_intro(path: str) -> None:
@@ -170,7 +172,7 @@ def main(argv=None) -> int:
         else:
             run_dir = os.path.join(args.runs, preset)
             timing = train(preset, run_dir, args.threads)
-            threads, by = args.threads, f"python benchmarks/gallery.py {preset} --threads {args.threads}"
+            threads, by = args.threads, f"`python benchmarks/gallery.py {preset} --threads {args.threads}`"
         body = section(preset, run_dir, timing, threads, by, args.note)
         write_section(f"`{preset}`", body, args.md)
         refresh_intro(args.md)
