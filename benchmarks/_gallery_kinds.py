@@ -78,8 +78,8 @@ def score(run_dir: str, preset: str) -> Scored:
 
 
 def _rows(scores: dict, skip=()) -> List[Tuple[str, str]]:
-    return [(LABELS.get(k, k), f"{v:.3f}") for k, v in scores.items()
-            if isinstance(v, float) and k not in skip and not k.endswith("_std")]
+    return [(LABELS.get(k, k), str(v) if isinstance(v, int) else f"{v:.3f}") for k, v in scores.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in skip and not k.endswith("_std")]
 
 
 # -------------------------------------------------------------------------------------------- images, points
