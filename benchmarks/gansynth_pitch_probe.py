@@ -106,12 +106,12 @@ def train(args) -> None:
     Probed(cfg, run_dir=args.run, overwrite=True).fit()
 
 
-@torch.no_grad()
 def score(args) -> None:
     from ganforge import api
 
     torch.set_num_threads(1)
     s, net, mag = STFTSettings(), load_pitch_classifier(), MagnitudeReadout()
+    torch.set_grad_enabled(False)
     held, midi, _, _ = note_waves(NotesConfig(seed=1, n=max(args.n, 100)))
     hy = midi - NotesConfig.min_pitch
     g = api.load(args.run)
