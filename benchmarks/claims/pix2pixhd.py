@@ -175,8 +175,9 @@ def claim(args) -> None:
     pairs = pair_boundaries(test.mask, test.attrs["instance"])
     per_seed = {}  # seed -> [(name, preset, Trainer)]; every run is trained before anything is scored
     for seed in args.seeds:
+        chosen = None if seed == args.seeds[0] else args.variants  # the first seed always trains every variant
         per_seed[seed] = [(name, preset, train(name, preset, over, args.steps, args.threads, seed))
-                          for name, preset, over in VARIANTS]
+                          for name, preset, over in VARIANTS if not chosen or name in chosen]
     segmenter = load_segmenter("scenes")  # after training: a missing segmenter fails here, the runs are kept
     scored, pictures = {}, []  # name -> {seed: row}
     for seed, trainers in per_seed.items():
@@ -282,12 +283,15 @@ def render(results: dict):
         sec = "—" if row.get("seconds") is None else f"{row['seconds']:.0f}"
         per = ""
         if multi:
-            per = (" / ".join(f"{row['seeds'][str(s)]['class_iou']:.3f}" for s in seeds) if "seeds" in row
-                   else "–") + " | "
+            per = (" / ".join(f"{row['seeds'][str(s)]['class_iou']:.3f}" if str(s) in row["seeds"] else "–"
+                              for s in seeds) if "seeds" in row else "–") + " | "
         rows.append(f"| {row['run']} | {pm(row, 'pixel_acc')} | {pm(row, 'class_iou')} | {per}{bd['precision']:.2f} | "
                     f"{bd['recall']:.2f} | {pm(row, 'boundary_f', '{:.2f}')} | {sec} |")
+    partial = [row["run"] for row in n["rows"] if len(row.get("seeds", {})) < len(seeds)]
     how = (f"training seeds {', '.join(map(str, seeds))} (scores: means over the seeds, ± the standard deviation "
-           f"between them; train s: the mean wall-clock per run)" if multi else f"one training seed {seeds[0]}")
+           f"between them; train s: the mean wall-clock per run"
+           + (f"; {', '.join(partial)} with seed {seeds[0]} only" if partial else "") + ")"
+           if multi else f"one training seed {seeds[0]}")
     note = (f"{n['steps']} iterations, batch {n['batch']}, {n['resolution']}×{n['resolution']} (the paper: 2048×1024 "
             f"Cityscapes, 200 epochs), {how}: shrunk to fit a few CPU-minutes per run, so every number is early in "
             f"training. "
@@ -332,6 +336,8 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=500)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (scores: mean over them)")
+    ap.add_argument("--variants", nargs="+", choices=[v[0] for v in VARIANTS],
+                    help="the variants trained with the seeds after the first (default: all)")
     ap.add_argument("--render", action="store_true")
     ap.add_argument("--styles", metavar="RUN", help="draw docs/img/pix2pixhd-styles.png from a trained run")
     args = ap.parse_args()
