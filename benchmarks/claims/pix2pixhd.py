@@ -9,16 +9,21 @@ touching-shapes label maps at 32×32 (``pix2pixhd-shapes`` preset, shortened run
   union eroded by 2 px, matched within 1 px to the true inter-instance boundary), with the boundary map vs without
   (`generator.instance_map=false`) and on the real images (the ceiling).
 
-    python benchmarks/claims/pix2pixhd.py [--steps N] [--eval-n N]
+    python benchmarks/claims/pix2pixhd.py [--steps N] [--eval-n N] [--seeds 0 1]
     python benchmarks/claims/pix2pixhd.py --render
     python benchmarks/claims/pix2pixhd.py --styles RUN   # one label map in several K-means styles (instance_feat)
 
-Runs are kept under runs/claims/pix2pixhd-* and reused when complete.
+Runs are kept under runs/claims/pix2pixhd-<variant> (training seed 0) and pix2pixhd-<variant>-s<seed> (other seeds)
+and reused when complete. With several ``--seeds`` every score is the mean over the seeds and the verdicts compare
+the means against the spread between seeds (the larger of the two rows' standard deviations, and at least a fixed
+floor).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
 import sys
 import time
 
@@ -52,19 +57,36 @@ VARIANTS = [  # name, preset, overrides
 ]
 
 
-def train(name: str, preset: str, overrides, steps: int, threads: int) -> Trainer:
-    run = os.path.join(RUNS, f"pix2pixhd-{name}")
+def run_dir(name: str, seed: int) -> str:
+    return os.path.join(RUNS, f"pix2pixhd-{name}" + (f"-s{seed}" if seed else ""))
+
+
+def logged_seconds(run: str):
+    """Training wall-clock seconds from the run's metrics.jsonl (time of the last logged step minus the first,
+    scaled to the whole run), so a reused run keeps its time; None without a log."""
+    path = os.path.join(run, "metrics.jsonl")
+    if not os.path.exists(path):
+        return None
+    recs = [r for r in (json.loads(line) for line in open(path) if line.strip()) if "time" in r and "step" in r]
+    if len(recs) < 2 or recs[-1]["step"] <= recs[0]["step"]:
+        return None
+    return (recs[-1]["time"] - recs[0]["time"]) * recs[-1]["step"] / (recs[-1]["step"] - recs[0]["step"])
+
+
+def train(name: str, preset: str, overrides, steps: int, threads: int, seed: int = 0) -> Trainer:
+    run = run_dir(name, seed)
     cfg = load_config(preset, ["train.progress=false", "train.tensorboard=false", f"train.steps={steps}",
                                "train.batch_size=8", "train.eval_every=0", f"train.threads={threads}",
-                               f"train.checkpoint_every={steps}", f"train.sample_every={steps}", *overrides])
+                               f"train.seed={seed}", f"train.checkpoint_every={steps}",
+                               f"train.sample_every={steps}", *overrides])
     ckpt = latest_checkpoint(os.path.join(run, "checkpoints"))
     done = ckpt is not None and ckpt.endswith(f"step-{steps:06d}")
     t = Trainer(cfg, run_dir=run, resume=done, overwrite=not done)
     started = time.perf_counter()
     if not done:
-        print(f"training {name} ({preset}, {steps} iterations) ...", flush=True)
+        print(f"training {name} ({preset}, {steps} iterations, seed {seed}) ...", flush=True)
         t.fit()
-    t.seconds = time.perf_counter() - started if not done else None
+    t.seconds = time.perf_counter() - started if not done else logged_seconds(run)
     return t
 
 
@@ -151,57 +173,128 @@ def claim(args) -> None:
     test_cfg = load_config("pix2pixhd-shapes", [f"data.n={args.eval_n}", "data.seed=1"])  # held-out scenes
     test = build_dataset(test_cfg.data).get(torch.arange(args.eval_n))
     pairs = pair_boundaries(test.mask, test.attrs["instance"])
-    trainers = [(name, preset, train(name, preset, over, args.steps, args.threads)) for name, preset, over in VARIANTS]
+    per_seed = {}  # seed -> [(name, preset, Trainer)]; every run is trained before anything is scored
+    for seed in args.seeds:
+        chosen = None if seed == args.seeds[0] else args.variants  # the first seed always trains every variant
+        per_seed[seed] = [(name, preset, train(name, preset, over, args.steps, args.threads, seed))
+                          for name, preset, over in VARIANTS if not chosen or name in chosen]
     segmenter = load_segmenter("scenes")  # after training: a missing segmenter fails here, the runs are kept
-    rows, pictures = [], []
-    for name, preset, t in trainers:
-        row = {"run": name, "seconds": t.seconds, **score(t.method.generator, test, preset.startswith("pix2pixhd"),
-                                                           segmenter, pairs)}
-        pictures.append(row.pop("images"))
-        rows.append(row)
-        print(row, flush=True)
+    scored, pictures = {}, []  # name -> {seed: row}
+    for seed, trainers in per_seed.items():
+        for name, preset, t in trainers:
+            row = {"seconds": t.seconds, **score(t.method.generator, test, preset.startswith("pix2pixhd"),
+                                                 segmenter, pairs)}
+            images = row.pop("images")
+            if seed == args.seeds[0]:
+                pictures.append(images)
+            scored.setdefault(name, {})[seed] = row
+            print(name, seed, row, flush=True)
+    rows = [aggregate(name, scored[name]) for name, _, _ in VARIANTS]
     real = score(None, test, True, segmenter, pairs)
     pictures.append(real.pop("images"))
     fig = picture(test, pairs, pictures, os.path.join(REPO, "docs", "img", "pix2pixhd-touching.png"))
     numbers = {"steps": args.steps, "batch": 8, "resolution": 32, "eval_n": args.eval_n, "pairs": len(pairs[0]),
-               "threshold": THRESHOLD, "rows": rows, "real": real, "figure": fig}
+               "threshold": THRESHOLD, "seeds": list(args.seeds), "rows": rows, "real": real, "figure": fig}
     publish(make_results("pix2pixhd", __file__, "pix2pixhd", TITLE, command_line(), numbers))
+
+
+SEED_KEYS = ("pixel_acc", "class_iou", "class_acc", "boundary_f")
+
+
+def flat(row: dict) -> dict:
+    return {"pixel_acc": row["pixel_acc"], "class_iou": row["class_iou"], "class_acc": row.get("class_acc"),
+            "boundary_f": row["boundary"]["f"]}
+
+
+def aggregate(name: str, by_seed: dict) -> dict:
+    """One table row from {seed: scored row}: the mean of every score over the seeds, the per-seed scores under
+    "seeds" and the standard deviation between seeds under "std" (0 for one seed)."""
+    rows = list(by_seed.values())
+
+    def mean(values):
+        values = [v for v in values if v is not None]
+        return sum(values) / len(values) if values else None
+
+    out = {"run": name, "seconds": mean(r["seconds"] for r in rows),
+           "pixel_acc": mean(r["pixel_acc"] for r in rows), "class_iou": mean(r["class_iou"] for r in rows),
+           "class_acc": mean(r.get("class_acc") for r in rows),
+           "boundary": {k: mean(r["boundary"][k] for r in rows) for k in ("precision", "recall", "f")}}
+    out["seeds"] = {str(s): {**flat(r), "seconds": r["seconds"]} for s, r in by_seed.items()}
+    out["std"] = {k: statistics.stdev(flat(r)[k] for r in rows) if len(rows) > 1 else 0.0
+                  for k in ("pixel_acc", "class_iou", "boundary_f")}
+    return out
+
+
+def spread(row: dict, key: str) -> float:
+    return row.get("std", {}).get(key, 0.0)
+
+
+def pm(row: dict, key: str, fmt: str = "{:.3f}") -> str:
+    value = row["boundary"]["f"] if key == "boundary_f" else row[key]
+    sd = spread(row, key)
+    return fmt.format(value) + (f" ± {fmt.format(sd)}" if sd else "")
+
+
+IOU_FLOOR, F_FLOOR = 0.02, 0.05  # the smallest difference that counts, whatever the seed spread
 
 
 def verdicts(n: dict):
     r = {row["run"]: row for row in n["rows"]}
     hd = r["pix2pixhd"]
+    multi = len(n.get("seeds", [0])) > 1
+
+    def bar(floor):
+        return f"the larger of {floor} and the larger seed standard deviation" if multi else f"{floor}"
+
     parts = []
 
     def cmp(name, other, what, key="class_iou"):
         a, b = hd[key], r[other][key]
-        label = REPRODUCED if a > b + 0.02 else DIRECTION if a > b else NOT_REPRODUCED
-        parts.append((name, label, f"class IoU {a:.3f} (pix2pixHD) against {b:.3f} ({what}); pixel accuracy "
-                      f"{hd['pixel_acc']:.3f} against {r[other]['pixel_acc']:.3f}.",
-                      "pix2pixHD's class IoU higher by more than 0.02 (higher by less: same direction only)"))
+        margin = max(IOU_FLOOR, spread(hd, key), spread(r[other], key))
+        label = REPRODUCED if a > b + margin else DIRECTION if a > b else NOT_REPRODUCED
+        parts.append((name, label, f"class IoU {pm(hd, key)} (pix2pixHD) against {pm(r[other], key)} ({what}); "
+                      f"pixel accuracy {pm(hd, 'pixel_acc')} against {pm(r[other], 'pixel_acc')}.",
+                      f"pix2pixHD's class IoU higher by more than {bar(IOU_FLOOR)} (higher by less: same "
+                      f"direction only)"))
 
     cmp("above pix2pix", "pix2pix", "pix2pix")
     cmp("multi-scale D helps", "single-scale", "single-scale D")
     cmp("feature matching helps", "no-fm", "no feature matching")
-    a, b = hd["boundary"]["f"], r["no-boundary"]["boundary"]["f"]
-    label = REPRODUCED if a > b + 0.05 else DIRECTION if a > b else NOT_REPRODUCED
+    nb = r["no-boundary"]
+    a, b = hd["boundary"]["f"], nb["boundary"]["f"]
+    margin = max(F_FLOOR, spread(hd, "boundary_f"), spread(nb, "boundary_f"))
+    label = REPRODUCED if a > b + margin else DIRECTION if a > b else NOT_REPRODUCED
     parts.append(("boundary map separates touching same-class objects", label,
-                  f"boundary F-score {a:.2f} with the boundary map against {b:.2f} without (real images "
-                  f"{n['real']['boundary']['f']:.2f}).", "F-score higher by more than 0.05 (by less: same direction)"))
+                  f"boundary F-score {pm(hd, 'boundary_f', '{:.2f}')} with the boundary map against "
+                  f"{pm(nb, 'boundary_f', '{:.2f}')} without (real images {n['real']['boundary']['f']:.2f}).",
+                  f"F-score higher by more than {bar(F_FLOOR)} (by less: same direction)"))
     return parts
 
 
 def render(results: dict):
     n = results["numbers"]
-    rows = ["| run | pixel acc. | class IoU | boundary P | boundary R | boundary F | train s |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
+    seeds = n.get("seeds", [0])
+    multi = len(seeds) > 1
+    rows = ["| run | pixel acc. | class IoU | " + ("class IoU per seed | " if multi else "")
+            + "boundary P | boundary R | boundary F | train s |",
+            "|---|---:|---:|" + ("---|" if multi else "") + "---:|---:|---:|---:|"]
     for row in n["rows"] + [{"run": "real images (ceiling)", **n["real"], "seconds": None}]:
         bd = row["boundary"]
         sec = "—" if row.get("seconds") is None else f"{row['seconds']:.0f}"
-        rows.append(f"| {row['run']} | {row['pixel_acc']:.3f} | {row['class_iou']:.3f} | {bd['precision']:.2f} | "
-                    f"{bd['recall']:.2f} | {bd['f']:.2f} | {sec} |")
+        per = ""
+        if multi:
+            per = (" / ".join(f"{row['seeds'][str(s)]['class_iou']:.3f}" if str(s) in row["seeds"] else "–"
+                              for s in seeds) if "seeds" in row else "–") + " | "
+        rows.append(f"| {row['run']} | {pm(row, 'pixel_acc')} | {pm(row, 'class_iou')} | {per}{bd['precision']:.2f} | "
+                    f"{bd['recall']:.2f} | {pm(row, 'boundary_f', '{:.2f}')} | {sec} |")
+    partial = [row["run"] for row in n["rows"] if len(row.get("seeds", {})) < len(seeds)]
+    how = (f"training seeds {', '.join(map(str, seeds))} (scores: means over the seeds, ± the standard deviation "
+           f"between them; train s: the mean wall-clock per run"
+           + (f"; {', '.join(partial)} with seed {seeds[0]} only" if partial else "") + ")"
+           if multi else f"one training seed {seeds[0]}")
     note = (f"{n['steps']} iterations, batch {n['batch']}, {n['resolution']}×{n['resolution']} (the paper: 2048×1024 "
-            f"Cityscapes, 200 epochs): shrunk to fit about 10 CPU-minutes, so every number is early in training. "
+            f"Cityscapes, 200 epochs), {how}: shrunk to fit a few CPU-minutes per run, so every number is early in "
+            f"training. "
             f"Scores on {n['eval_n']} held-out scenes (data seed 1); the boundary columns on the {n['pairs']} scenes "
             f"whose two touching same-class objects share a boundary of ≥ 3 pixels inside their union eroded by 2 px "
             f"(edges: Sobel magnitude > {n['threshold']}). pix2pixHD runs use the pix2pixhd-shapes preset (G1 only, "
@@ -209,7 +302,7 @@ def render(results: dict):
             f"VGG19 — no ImageNet weights offline); the pix2pix run its own preset (U-Net, PatchGAN, L1 λ 100) on the "
             f"same touching data. pix2pixHD is evaluated with the data's instance maps. Runs: runs/claims/pix2pixhd-*."
             + (f" Picture (held-out scenes with a touching same-class pair: label map | instance boundary map | runs "
-               f"in table order | real image): `{n['figure']}`." if n.get("figure") else ""))
+               f"in table order | real image; the first seed's runs): `{n['figure']}`." if n.get("figure") else ""))
     return PAPER, "\n".join(rows + ["", note]), verdict_block(verdicts(n))
 
 
@@ -242,6 +335,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--eval-n", type=int, default=500)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (scores: mean over them)")
+    ap.add_argument("--variants", nargs="+", choices=[v[0] for v in VARIANTS],
+                    help="the variants trained with the seeds after the first (default: all)")
     ap.add_argument("--render", action="store_true")
     ap.add_argument("--styles", metavar="RUN", help="draw docs/img/pix2pixhd-styles.png from a trained run")
     args = ap.parse_args()
