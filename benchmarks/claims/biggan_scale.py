@@ -44,6 +44,7 @@ from claims_common import (DIRECTION, NOT_REPRODUCED, REPO, REPRODUCED, command_
                            make_results, publish, render_section, script_cli_render, verdict_block)
 
 from ganforge.config import load_config  # noqa: E402
+from ganforge.data import build_dataset  # noqa: E402
 from ganforge.evaluation import evaluate  # noqa: E402
 from ganforge.latent.truncation import truncation_sweep_resampled  # noqa: E402
 from ganforge.metrics.evaluator import load_evaluator  # noqa: E402
@@ -62,6 +63,7 @@ ARMS = {
 }
 THRESHOLDS = (None, 0.5)  # None: plain N(0, I)
 JUDGE_PSI = 0.5
+HALF_TRAINED = 0.5  # the verdict warns when the generators' class-faithful share is under half the real digits' 
 TOLERANCE = 0.01
 CONFIDENCE = 0.9
 N = 2000
@@ -82,6 +84,17 @@ def class_faithful_share(g, evaluator, n: int = N, seed: int = 0) -> float:
             conf, cls = p.max(dim=1)
             hits += int(((cls == y) & (conf >= CONFIDENCE)).sum())
     return hits / n
+
+
+def real_faithful_share(data_config, evaluator) -> float:
+    """The same share on the real training digits with their own labels: the ceiling for a generator."""
+    ds = build_dataset(data_config)
+    batch = ds.get(torch.arange(len(ds)))
+    with torch.no_grad():
+        p = torch.cat([torch.softmax(evaluator.logits(batch.x[i:i + 500]).double(), dim=1)
+                       for i in range(0, len(ds), 500)])
+    conf, cls = p.max(dim=1)
+    return float(((cls == batch.y) & (conf >= CONFIDENCE)).double().mean())
 
 
 def score(g, trainer, evaluator, cache_dir: str) -> list:
@@ -170,6 +183,10 @@ def ortho_verdict(n: dict):
     s_on, s_off = a_on / len(on), a_off / len(off)
     evidence = (f"Amenable at ψ = {JUDGE_PSI:g}: {a_on} of {len(on)} models with orthogonal regularisation "
                 f"({100 * s_on:.0f} %), {a_off} of {len(off)} without ({100 * s_off:.0f} %).")
+    plain = statistics.mean(at(r, None)["faithful"] for r in on + off)
+    if plain < HALF_TRAINED * n["real_faithful"]:
+        evidence += (f" These generators are far from trained: without truncation {plain:.2f} of their samples are "
+                     f"class-faithful on average, against {n['real_faithful']:.2f} of the real digits.")
     if s_on > s_off:
         label = REPRODUCED
     elif s_on == s_off == 1.0:
@@ -322,6 +339,7 @@ def main():
             pictures[arm] = np.load(pic)
     numbers = {"steps": args.steps, "seeds": args.seeds, "wide_seeds": args.wide_seeds,
                "channels": cfg.generator.channels, "batch": cfg.train.batch_size, "n": N,
+               "real_faithful": real_faithful_share(cfg.data, evaluator),
                "runs": [done[k] for k in plan], "seconds": time.perf_counter() - started}
     out_dir = args.out
     picture = os.path.join(out_dir, "biggan-ortho-truncation.png") if out_dir else PICTURE
