@@ -249,7 +249,10 @@ def render(results: dict):
               f"{n['steps']} iterations per run on 1×32×32 MNIST-5k (paper: SN-ResNet / SNDCGAN on CIFAR-10 and "
               f"ImageNet, 100k+ iterations). Probe: logistic regression on D's average-pooled final features of "
               f"1,000 labelled digits, accuracy on 1,000 others (chance 0.1); FID with the MNIST evaluator, "
-              f"{n['eval_n']} samples of the EMA generator (not comparable with the paper's Inception FID)."]
+              f"{n['eval_n']} samples of the EMA generator (not comparable with the paper's Inception FID)."
+              + (" The conditional reference (`cond`) is the same DCGAN pair as a concat cGAN (the one-hot label "
+                 "joined to z in G and to the image in D, as `cgan-mnist`), without the rotation loss."
+                 if any(r["arm"] == "cond" for r in n["runs"]) else "")]
     return PAPER, "\n".join(lines), verdict_block(verdict(n))
 
 
