@@ -192,11 +192,12 @@ def ortho_verdict(n: dict):
                      f"class-faithful on average, against {n['real_faithful']:.2f} of the real digits.")
     if s_on > s_off:
         label = REPRODUCED
-    elif s_on == s_off == 1.0:
-        label = NOT_REPRODUCED
-        evidence += " Every model of both arms is amenable: the miniature cannot separate the arms."
     else:
         label = NOT_REPRODUCED
+        if s_on == s_off:
+            both = {1.0: "Every model of both arms is", 0.0: "No model of either arm is"}.get(
+                s_on, "The same share of models of both arms is")
+            evidence += f" {both} amenable: the miniature cannot separate the arms."
     return [(None, label, evidence,
              "the orthogonally regularised arm has the larger share of amenable models (amenable: class-faithful "
              f"share and precision at ψ = {JUDGE_PSI:g} each no more than {TOLERANCE:g} below their untruncated "
