@@ -247,6 +247,10 @@ def _scale_arms(n: dict) -> list:
     return [a for a in ("wide", "batch2") if pick(n, a)]
 
 
+def _ms(d: dict) -> str:
+    return f"{d['mean']:.2f} ± {d['std']:.2f}" if d["n"] > 1 else f"{d['mean']:.2f} (one seed)"
+
+
 def scale_verdict(n: dict):
     parts = []
     base_seeds = None
@@ -261,7 +265,7 @@ def scale_verdict(n: dict):
             label = DIRECTION
         what = "channel unit ×2" if arm == "wide" else "batch ×2"
         parts.append((f"{what}", label,
-                      f"FID {a['mean']:.2f} ± {a['std']:.2f} against {b['mean']:.2f} ± {b['std']:.2f} at the same "
+                      f"FID {_ms(a)} against {_ms(b)} at the same "
                       f"{n['steps']} iterations (seeds {base_seeds}).",
                       "mean FID lower by more than the larger standard deviation over seeds (one seed: same "
                       "direction at best)"))
