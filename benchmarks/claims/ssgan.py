@@ -20,6 +20,11 @@ Miniature on MNIST-5k 32² (the `ssgan-mnist` preset: DCGAN nets, non-saturating
     python benchmarks/claims/ssgan.py --render                      # re-render the section from the JSON
     OMP_NUM_THREADS=1 python benchmarks/claims/ssgan.py --steps 40 --every 20 --switch 20 --seeds 0 \\
         --out /tmp/ssgan-tiny.json                                  # a smoke run: JSON + rendered text, no docs
+    OMP_NUM_THREADS=1 python benchmarks/claims/ssgan.py --steps 1500 --every 250 --switch 250 --seeds 0 1 \\
+        --settings iid --arms cond --merge                          # re-measure some runs of the published JSON
+
+`--merge` replaces only the runs measured now (by arm, setting and seed) in docs/claims/ssgan.json, which must have
+the same --steps / --every / --switch / --tasks; the other runs are kept and the section names both commands.
 """
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from claims_common import (DIRECTION, NOT_REPRODUCED, REPRODUCED, command_line, compare_means,  # noqa: E402
-                           make_results, publish, render_section, script_cli_render, verdict_block)
+                           load_results, make_results, publish, render_section, script_cli_render, verdict_block)
 
 from ganforge.config import load_config  # noqa: E402
 from ganforge.evaluation import evaluate  # noqa: E402
@@ -149,6 +154,7 @@ def pick(numbers, setting, arm):
     return [r for r in numbers["runs"] if r["setting"] == setting and r["arm"] == arm]
 
 
+NO_FORGETTING = 0.01  # a mean fall below the best-so-far probe accuracy under this is "nothing forgets"
 SLUG = "ssgan"
 TITLE = "Self-supervised GAN: rotation loss against discriminator forgetting (Chen et al. 2019)"
 PAPER = ("Paper: the linear-probe accuracy of an unconditional GAN's discriminator features degrades during "
@@ -176,10 +182,14 @@ def verdict(n: dict):
         forget = judge(fa, fb, higher_is_better=False)
         both = REPRODUCED if label == REPRODUCED and forget == REPRODUCED else \
             NOT_REPRODUCED if NOT_REPRODUCED in (label, forget) else DIRECTION
+        still = ""
+        if max(fa["mean"], fb["mean"]) < NO_FORGETTING:
+            still = (f" Neither probe falls back by {NO_FORGETTING:g} on average: nothing forgets at this budget, so "
+                     f"the fall below the best-so-far cannot separate the arms (a longer run would be needed).")
         parts.append((f"D keeps its representation ({name})", both,
                       f"Probe accuracy over the second half: SS-GAN {a['mean']:.3f} ± {a['std']:.3f}, unconditional "
                       f"{b['mean']:.3f} ± {b['std']:.3f} ({label}); mean fall below the best-so-far: SS-GAN "
-                      f"{fa['mean']:.3f}, unconditional {fb['mean']:.3f} ({forget}).",
+                      f"{fa['mean']:.3f}, unconditional {fb['mean']:.3f} ({forget}).{still}",
                       "SS-GAN's late probe accuracy higher and its fall below the best-so-far smaller, each by more "
                       "than the larger standard deviation over seeds (one seed: same direction at best)"))
     ss, un, co = pick(n, "iid", "ssgan"), pick(n, "iid", "uncond"), pick(n, "iid", "cond")
@@ -195,6 +205,15 @@ def verdict(n: dict):
                       f"{b['std']:.2f}{tail}.",
                       "mean FID lower by more than the larger standard deviation over seeds (one seed: same "
                       "direction at best)"))
+        if co:
+            near, far = abs(a["mean"] - c["mean"]), abs(b["mean"] - c["mean"])
+            closer = NOT_REPRODUCED if near >= far else label if label != NOT_REPRODUCED else DIRECTION
+            parts.append(("FID closer to the conditional GAN's", closer,
+                          f"Distance of the mean FID to the conditional GAN's {c['mean']:.2f}: SS-GAN {near:.2f}, "
+                          f"unconditional {far:.2f}.",
+                          "SS-GAN's mean FID nearer the conditional one than the unconditional GAN's is; as strong as "
+                          "the part above when it is nearer (same direction at best when that part is not "
+                          "reproduced)"))
     return parts
 
 
@@ -230,11 +249,35 @@ def render(results: dict):
               f"{n['steps']} iterations per run on 1×32×32 MNIST-5k (paper: SN-ResNet / SNDCGAN on CIFAR-10 and "
               f"ImageNet, 100k+ iterations). Probe: logistic regression on D's average-pooled final features of "
               f"1,000 labelled digits, accuracy on 1,000 others (chance 0.1); FID with the MNIST evaluator, "
-              f"{n['eval_n']} samples of the EMA generator (not comparable with the paper's Inception FID)."]
+              f"{n['eval_n']} samples of the EMA generator (not comparable with the paper's Inception FID)."
+              + (" The conditional reference (`cond`) is the same DCGAN pair as a concat cGAN (the one-hot label "
+                 "joined to z in G and to the image in D, as `cgan-mnist`), without the rotation loss."
+                 if any(r["arm"] == "cond" for r in n["runs"]) else "")]
     return PAPER, "\n".join(lines), verdict_block(verdict(n))
 
 
 RENDER = {"ssgan": render}
+
+
+def merged(new: dict) -> dict:
+    """The published results with the runs of `new` (same arm, setting and seed) replaced or added. The published
+    command and date stay those of the kept runs; `command_note` names the command that re-measured the others."""
+    old = load_results(SLUG)
+    keys = ("steps", "every", "switch", "tasks", "channels", "batch", "eval_n")
+    differ = [k for k in keys if old["numbers"][k] != new["numbers"][k]]
+    if differ:
+        raise SystemExit(f"--merge needs the published run's settings; these differ: {', '.join(differ)}")
+    fresh = {(r["arm"], r["setting"], r["seed"]) for r in new["numbers"]["runs"]}
+    kept = [r for r in old["numbers"]["runs"] if (r["arm"], r["setting"], r["seed"]) not in fresh]
+    order = {(r["arm"], r["setting"], r["seed"]): i for i, r in enumerate(old["numbers"]["runs"])}
+    runs = sorted(kept + new["numbers"]["runs"],
+                  key=lambda r: order.get((r["arm"], r["setting"], r["seed"]), len(order)))
+    arms = sorted({f"{a} ({s})" for a, s, _ in fresh})
+    note = (f"the {', '.join(arms)} runs of seeds {sorted({s for *_, s in fresh})} were re-measured on "
+            f"{new['date']} (torch {new['torch']}) with `{new['command']}`; the others are from the command above")
+    numbers = {**old["numbers"], "runs": runs, "seconds": old["numbers"]["seconds"]}
+    return make_results(SLUG, __file__, "ssgan", TITLE, old["command"], numbers, date=old["date"],
+                        command_note=note)
 
 
 def main():
@@ -246,6 +289,8 @@ def main():
     ap.add_argument("--switch", type=int, default=500, help="sequential setting: iterations per task")
     ap.add_argument("--tasks", type=int, default=2, help="sequential setting: class subsets of the 10 digits")
     ap.add_argument("--no-cond", action="store_true", help="skip the conditional FID reference")
+    ap.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS), help="arms to train")
+    ap.add_argument("--merge", action="store_true", help="replace only these runs in docs/claims/ssgan.json")
     ap.add_argument("--out", help="write the results JSON here and print the section; leave docs/ alone")
     ap.add_argument("--render", action="store_true", help="re-render the section from docs/claims/ssgan.json")
     args = ap.parse_args()
@@ -260,6 +305,7 @@ def main():
     runs = []
     for setting in args.settings:
         arms = ["uncond", "ssgan"] + (["cond"] if setting == "iid" and not args.no_cond else [])
+        arms = [a for a in arms if a in args.arms]
         for seed in args.seeds:
             for arm in arms:
                 runs.append(run(arm, setting, seed, args, cache))
@@ -267,6 +313,8 @@ def main():
                "tasks": args.task_classes, "channels": cfg.discriminator.channels, "batch": cfg.train.batch_size,
                "eval_n": cfg.train.eval_n, "runs": runs, "seconds": time.perf_counter() - started}
     results = make_results(SLUG, __file__, "ssgan", TITLE, command_line(), numbers)
+    if args.merge:
+        results = merged(results)
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1, ensure_ascii=False, allow_nan=False)
