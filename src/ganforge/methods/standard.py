@@ -2,7 +2,8 @@
 (Radford et al. 2016, §4: Adam, lr 2e-4, β1 = 0.5).
 
 Per iteration: `d_steps` discriminator updates, each on a fresh real batch and fresh fakes, then `g_repeats`
-generator updates (1, or 3 as the official minibatch-discrimination script of Salimans et al. 2016). The objective is a choice of costs on D's outputs (losses.py): the minimax / non-saturating GAN game,
+generator updates (1, or 3 as the official minibatch-discrimination script of Salimans et al. 2016). The
+objective is a choice of costs on D's outputs (losses.py): the minimax / non-saturating GAN game,
 least squares (LSGAN, Mao et al. 2017), hinge (Lim & Ye 2017) or Wasserstein (Arjovsky et al. 2017) — plus
 switchable regularisers and tricks, each from its paper:
 
