@@ -57,8 +57,8 @@ class StandardConfig:
         if self.d_loss not in D_LOSSES:
             raise ConfigError(f"method.d_loss must be one of {sorted(D_LOSSES)}, got {self.d_loss!r}")
         if self.d_steps < 1 or self.r1_every < 1 or self.g_repeats < 1:
-            raise ConfigError(f"method.d_steps, method.g_repeats and method.r1_every must be ≥ 1, got {self.d_steps}, "
-                              f"{self.g_repeats}, {self.r1_every}")
+            raise ConfigError(f"method.d_steps, method.g_repeats and method.r1_every must be ≥ 1, got "
+                              f"{self.d_steps}, {self.g_repeats}, {self.r1_every}")
         if len(self.betas) != 2 or len(self.ls_targets) != 3:
             raise ConfigError(f"method.betas needs two values and method.ls_targets three, got {self.betas}, "
                               f"{self.ls_targets}")
