@@ -122,6 +122,20 @@ def test_progan_verdict_flips_when_progressive_is_slower():
     assert [p[1] for p in stylegan.verdict_progan(n)] == [cc.NOT_REPRODUCED, cc.NOT_REPRODUCED]
 
 
+
+def test_progan_further_seeds_get_their_own_verdict_at_the_first_seeds_targets():
+    stylegan = module("stylegan")
+    curve = lambda fids: [{"seconds": 60.0 * (i + 1), "step": None, "fid_ema": f, "fid_live": f}  # noqa: E731
+                          for i, f in enumerate(fids)]
+    n = {"targets": [20.0, 10.0], "curves": {"progressive": curve([50, 15, 8]), "fixed": curve([60, 30, 9])},
+         "more_seeds": {"1": {"curves": {"progressive": curve([50, 30, 25]), "fixed": curve([60, 15, 9])}}}}
+    parts = stylegan.verdict_progan(n)
+    assert [p[0] for p in parts] == ["EMA generator, seed 0", "live generator, seed 0",
+                                     "EMA generator, seed 1", "live generator, seed 1"]
+    assert [p[1] for p in parts] == [cc.REPRODUCED] * 2 + [cc.NOT_REPRODUCED] * 2
+    n["more_seeds"]["1"]["curves"]["progressive"] = curve([18, 9, 8])  # reaches both targets first
+    assert [p[1] for p in stylegan.verdict_progan(n)] == [cc.REPRODUCED] * 4
+
 def test_dissection_repair_verdict_needs_a_replicated_drop_beyond_noise_below_random_without_rougher_images():
     dissection = module("dissection")
     n = copy.deepcopy(RESULTS[dissection.TITLE]["numbers"])

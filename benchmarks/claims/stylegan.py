@@ -15,12 +15,13 @@
     OMP_NUM_THREADS=1 python benchmarks/claims/stylegan.py mixing [--run runs/claims/stylegan-shapes]
     OMP_NUM_THREADS=1 python benchmarks/claims/stylegan.py mixing-curve --run RUN
     OMP_NUM_THREADS=1 python benchmarks/claims/stylegan.py ppl [--run ...] [--dcgan-run ...]
-    OMP_NUM_THREADS=1 python benchmarks/claims/stylegan.py progan [--minutes 10] [--data shapes:64]
+    OMP_NUM_THREADS=1 python benchmarks/claims/stylegan.py progan [--minutes 10] [--data shapes:64] [--seed 1]
     python benchmarks/claims/stylegan.py --render      # re-render the sections from docs/claims/*.json
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import math
 import os
 import sys
@@ -29,7 +30,8 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from claims_common import (NOT_REPRODUCED, REPO, REPRODUCED, command_line, make_results, pct, publish,  # noqa: E402
+from claims_common import (NOT_REPRODUCED, REPO, REPRODUCED, command_line, load_results, make_results, pct,  # noqa: E402
+                           publish,
                            script_cli_render, verdict_block)
 
 import ganforge  # noqa: E402
@@ -453,17 +455,28 @@ def claim_progan(args) -> None:
     top = int(round(math.log2(res / 4)))
     data = [f"data.name={data_name}", f"data.resolution={res}", *args.set]
     tag = "" if args.data == DEFAULT_PROGAN_DATA else f"-{data_name}{res}"
+    slug = f"progan{tag or '-' + data_name + str(res)}"
+    if args.seed:  # a further seed of a published comparison: same settings and FID targets, appended to its JSON
+        try:
+            results = load_results(slug)
+        except FileNotFoundError:
+            raise SystemExit(f"progan --seed {args.seed}: run seed 0 first (no docs/claims/{slug}.json)")
+        data, tag = [*data, f"train.seed={args.seed}"], f"{tag}-seed{args.seed}"
     curves = {"progressive": timed_fid_curve("progan-mnist", data, seconds, every,
                                              os.path.join(RUNS, f"progan-progressive{tag}")),
               "fixed": timed_fid_curve("progan-mnist", [*data, f"method.start_level={top}"], seconds, every,
                                        os.path.join(RUNS, f"progan-fixed{tag}"))}
-    best = min(f for c in curves.values() for point in c for f in point[2:] if f == f)
+    curves = {k: [{"seconds": p[0], "step": p[1], "fid_ema": p[2] if p[2] == p[2] else None, "fid_live": p[3]}
+                  for p in c] for k, c in curves.items()}
+    if args.seed:
+        results["numbers"].setdefault("more_seeds", {})[str(args.seed)] = {
+            "command": command_line(), "date": datetime.date.today().isoformat(), "curves": curves}
+        return publish(results)
+    best = min(p[k] for c in curves.values() for p in c for k in ("fid_ema", "fid_live") if p[k] is not None)
     numbers = {"data": data_name, "resolution": res, "minutes": args.minutes, "eval_n": 1000, "tag": tag,
-               "targets": sorted({round(t, 1) for t in (4 * best, 2 * best)}, reverse=True),
-               "curves": {k: [{"seconds": p[0], "step": p[1], "fid_ema": p[2] if p[2] == p[2] else None,
-                               "fid_live": p[3]} for p in c] for k, c in curves.items()}}
+               "targets": sorted({round(t, 1) for t in (4 * best, 2 * best)}, reverse=True), "curves": curves}
     where = "" if not tag else f" — {data_name} at {res}²"
-    publish(make_results(f"progan{tag or '-' + data_name + str(res)}", __file__, "progan",
+    publish(make_results(slug, __file__, "progan",
                          f"ProGAN: progressive growing reaches a given quality sooner (Karras et al. 2018){where}",
                          command_line(), numbers))
 
@@ -473,13 +486,12 @@ def seconds_to(points, key: str, target: float):
     return next((p["seconds"] for p in points if p[key] is not None and p[key] <= target), None)
 
 
-def verdict_progan(n: dict):
+def verdict_progan_curves(targets, prog, fixed, seed: str = ""):
     """Per generator (EMA, live): does the progressive run reach each FID target no later than the fixed one?"""
     parts = []
     for key, which in (("fid_ema", "EMA generator"), ("fid_live", "live generator")):
-        prog, fixed = n["curves"]["progressive"], n["curves"]["fixed"]
         said, ok, faster = [], True, False
-        for t in n["targets"]:
+        for t in targets:
             a, b = seconds_to(prog, key, t), seconds_to(fixed, key, t)
             if a is None and b is None:
                 said.append(f"FID ≤ {t:g}: reached by neither")
@@ -492,24 +504,46 @@ def verdict_progan(n: dict):
                         f"{'not reached' if b is None else f'{b:.0f} s'}"
                         + (f" (speed-up {b / a:.1f}×)" if a and b else ""))
         end = f"; at the end {prog[-1][key] or float('nan'):.1f} against {fixed[-1][key] or float('nan'):.1f}"
-        parts.append((which, REPRODUCED if ok and faster else NOT_REPRODUCED, "; ".join(said) + end + ".",
+        parts.append((which + (f", seed {seed}" if seed else ""), REPRODUCED if ok and faster else NOT_REPRODUCED,
+                      "; ".join(said) + end + ".",
                       "the progressive run reaches every FID target no later than the full-resolution run, and one "
-                      "sooner (one run each, no repeats)"))
+                      "sooner (" + ("the same targets for every seed, one run per seed)" if seed else
+                                    "one run each, no repeats)")))
     return parts
+
+
+def verdict_progan(n: dict):
+    """verdict_progan_curves for the first seed's runs, then for each further seed's at the same targets."""
+    more = n.get("more_seeds", {})
+    parts = verdict_progan_curves(n["targets"], n["curves"]["progressive"], n["curves"]["fixed"],
+                                  "0" if more else "")
+    for seed, m in sorted(more.items(), key=lambda kv: int(kv[0])):
+        parts += verdict_progan_curves(n["targets"], m["curves"]["progressive"], m["curves"]["fixed"], seed)
+    return parts
+
+
+def progan_rows(curves: dict, targets, names: dict):
+    rows = []
+    for kind, c in curves.items():
+        for which, key in (("EMA", "fid_ema"), ("live", "fid_live")):
+            reach = [seconds_to(c, key, t) for t in targets]
+            rows.append(f"| {names[kind]} | {which} | "
+                        + ", ".join(f"{p['seconds']:.0f}: " + ("—" if p[key] is None else f"{p[key]:.1f}") for p in c)
+                        + " | " + " | ".join("not reached" if r is None else f"{r:.0f}" for r in reach) + " |")
+    return rows
 
 
 def render_progan(results: dict):
     n = results["numbers"]
     res, targets = n["resolution"], n["targets"]
     names = {"progressive": f"progressive (4² → {res}²)", "fixed": "full resolution from the start"}
-    rows = ["| training | generator | FID along the run (training seconds: FID) | " +
+    head = ["| training | generator | FID along the run (training seconds: FID) | " +
             " | ".join(f"seconds to FID ≤ {t:g}" for t in targets) + " |", "|---|---|---|" + "---:|" * len(targets)]
-    for kind, c in n["curves"].items():
-        for which, key in (("EMA", "fid_ema"), ("live", "fid_live")):
-            reach = [seconds_to(c, key, t) for t in targets]
-            rows.append(f"| {names[kind]} | {which} | "
-                        + ", ".join(f"{p['seconds']:.0f}: " + ("—" if p[key] is None else f"{p[key]:.1f}") for p in c)
-                        + " | " + " | ".join("not reached" if r is None else f"{r:.0f}" for r in reach) + " |")
+    more = n.get("more_seeds", {})
+    rows = (["Seed 0:", ""] if more else []) + head + progan_rows(n["curves"], targets, names)
+    for seed, m in sorted(more.items(), key=lambda kv: int(kv[0])):
+        rows += ["", f"Seed {seed} ({m['date']}, `{m['command']}`; the FID targets of seed 0):", "",
+                 *head, *progan_rows(m["curves"], targets, names)]
     measured = "\n".join(rows + ["", f"`progan-mnist` with data {n['data']} at {res}² (the same networks and "
                                      f"optimiser), {n['minutes']:g} minutes of training time each on one CPU thread "
                                      f"(evaluation excluded); FID on {n['eval_n']:,} samples of the EMA generator and "
@@ -534,6 +568,8 @@ def main() -> None:
                     help="for `progan`: dataset and resolution as NAME:RES (e.g. shapes:64)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="for `progan`: a config override applied to both runs (repeatable)")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="for `progan`: a further seed, added to the published seed-0 comparison at its FID targets")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--render", action="store_true", help="re-render this script's sections from docs/claims/*.json")
     args = ap.parse_args()
