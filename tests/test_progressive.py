@@ -66,7 +66,8 @@ def _cfg(steps, **method):
     over = [f"train.steps={steps}", "train.batch_size=8", "train.progress=false", "train.log_every=1",
             "train.checkpoint_every=3", "train.sample_every=3", "train.eval_every=0", "generator.channels=16",
             "discriminator.channels=16", "generator.channel_base=128", "discriminator.channel_base=128",
-            "method.stabilize=8", "method.fade=32", "method.batch_multipliers=[1]", "train.ema=0.9"]
+            "method.start_level=0", "method.stabilize=8", "method.fade=32", "method.batch_multipliers=[1]",
+            "train.ema=0.9"]
     return load_config("progan-mnist", over + [f"method.{k}={v}" for k, v in method.items()])
 
 
