@@ -112,6 +112,21 @@ def test_infogan_verdict_flips_at_twice_the_papers_error():
         assert infogan.verdict(n)[0] == (cc.REPRODUCED if error <= 10 else cc.NOT_REPRODUCED)
 
 
+
+def test_infogan_table_puts_each_runs_checkpoints_under_their_own_iterations():
+    infogan = module("infogan")
+    results = copy.deepcopy(RESULTS[infogan.TITLE])
+    n = results["numbers"] if "runs" in results["numbers"] else infogan._legacy(results["numbers"])
+    short = copy.deepcopy(n["runs"][0])
+    short["curve"] = [dict(p, steps=p["steps"] + 500, error_pct=77.7) for p in short["curve"][:1]]
+    n["runs"] = [n["runs"][0], short]
+    results["numbers"] = n
+    rows = [line for line in infogan.render(results)[1].splitlines() if line.startswith("| ")]
+    head, second = rows[0].split(" | "), rows[2].split(" | ")
+    column = head.index(f"{short['curve'][0]['steps']:,}")
+    assert second[column].startswith("77.7 /")
+    assert all(cell.strip(" |") == "—" for i, cell in enumerate(second[2:], 2) if i != column)
+
 def test_progan_verdict_flips_when_progressive_is_slower():
     stylegan = module("stylegan")
     curve = lambda fids: [{"seconds": 60.0 * (i + 1), "step": None, "fid_ema": f, "fid_live": f}  # noqa: E731

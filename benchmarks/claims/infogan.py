@@ -274,12 +274,11 @@ def render(results: dict):
     n = results["numbers"]
     n = n if "runs" in n else _legacy(n)
     runs = n["runs"]
-    lines = [f"| run | settings | " + " | ".join(
-                 f"{p['steps']:,}" for p in max((r["curve"] for r in runs), key=len)) + " |"]
-    lines.append("|---|---|" + "---|" * max(len(r["curve"]) for r in runs))
+    steps = sorted({p["steps"] for r in runs for p in r["curve"]})  # runs may keep different checkpoints
+    lines = ["| run | settings | " + " | ".join(f"{s:,}" for s in steps) + " |", "|---|---|" + "---|" * len(steps)]
     for i, r in enumerate(runs):
-        cells = [f"{p['error_pct']:.1f} / {p['q_error_pct']:.1f}" for p in r["curve"]]
-        lines.append(f"| {i + 1} | {_label(r['settings'])} | " + " | ".join(cells) + " |")
+        at = {p["steps"]: f"{p['error_pct']:.1f} / {p['q_error_pct']:.1f}" for p in r["curve"]}
+        lines.append(f"| {i + 1} | {_label(r['settings'])} | " + " | ".join(at.get(s, "—") for s in steps) + " |")
     measured = ("Matched error (%) at each checkpoint (columns: iterations), **samples judged by the evaluator / Q on "
                 "the real digits**:\n\n" + "\n".join(lines))
     commands = [f"{i + 1}: `{r['settings']['command']}`" for i, r in enumerate(runs) if r["settings"].get("command")]
