@@ -112,7 +112,6 @@ def test_infogan_verdict_flips_at_twice_the_papers_error():
         assert infogan.verdict(n)[0] == (cc.REPRODUCED if error <= 10 else cc.NOT_REPRODUCED)
 
 
-
 def test_infogan_table_puts_each_runs_checkpoints_under_their_own_iterations():
     infogan = module("infogan")
     results = copy.deepcopy(RESULTS[infogan.TITLE])
@@ -137,7 +136,6 @@ def test_progan_verdict_flips_when_progressive_is_slower():
     assert [p[1] for p in stylegan.verdict_progan(n)] == [cc.NOT_REPRODUCED, cc.NOT_REPRODUCED]
 
 
-
 def test_progan_further_seeds_get_their_own_verdict_at_the_first_seeds_targets():
     stylegan = module("stylegan")
     curve = lambda fids: [{"seconds": 60.0 * (i + 1), "step": None, "fid_ema": f, "fid_live": f}  # noqa: E731
@@ -150,6 +148,7 @@ def test_progan_further_seeds_get_their_own_verdict_at_the_first_seeds_targets()
     assert [p[1] for p in parts] == [cc.REPRODUCED] * 2 + [cc.NOT_REPRODUCED] * 2
     n["more_seeds"]["1"]["curves"]["progressive"] = curve([18, 9, 8])  # reaches both targets first
     assert [p[1] for p in stylegan.verdict_progan(n)] == [cc.REPRODUCED] * 4
+
 
 def test_dissection_repair_verdict_needs_a_replicated_drop_beyond_noise_below_random_without_rougher_images():
     dissection = module("dissection")

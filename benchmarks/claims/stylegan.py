@@ -31,8 +31,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from claims_common import (NOT_REPRODUCED, REPO, REPRODUCED, command_line, load_results, make_results, pct,  # noqa: E402
-                           publish,
-                           script_cli_render, verdict_block)
+                           publish, script_cli_render, verdict_block)
 
 import ganforge  # noqa: E402
 from ganforge.config import load_config  # noqa: E402
