@@ -105,3 +105,49 @@ def test_shipped_pitch_accuracy_needs_coherent_if_but_magnitude_readout_does_not
     noisy = from_model(x, s, "if-mel")
     assert shipped_accuracy(net, clean, y) > 0.8 and mag.accuracy(clean, y) > 0.9
     assert shipped_accuracy(net, noisy, y) < 0.4 < 0.8 < mag.accuracy(noisy, y)
+
+
+def test_generated_class_cross_entropy_is_the_k_plus_one_softmax_with_a_zero_logit():
+    from ganforge.methods.gansynth import pitch_or_generated_ce
+
+    logits = torch.tensor([[2.0, -1.0, 0.5], [0.0, 0.0, 0.0]])
+    y = torch.tensor([0, 2])
+    p0 = torch.exp(torch.tensor(2.0)) / (1 + torch.exp(torch.tensor([2.0, -1.0, 0.5])).sum())
+    p1 = torch.tensor(1 / 4)
+    expected = -(torch.log(p0) + torch.log(p1)) / 2
+    assert float(pitch_or_generated_ce(logits, y)) == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_generated_class_head_is_trained_to_name_fakes_generated_and_g_to_escape_it():
+    """With aux_fake_class, D's pitch term on fakes is −log p(generated) = softplus(logsumexp ℓ): it rises as the
+    head names a fake by any pitch; G's pitch term is the (K+1)-way CE of the asked pitch."""
+    from ganforge.methods.gansynth import pitch_or_generated_ce
+
+    m, ds = _method()
+    m.cfg.aux_fake_class = True
+    G, D = m.generator, m.discriminator
+    real, y = ds.x[:8], ds.y[:8]
+    with torch.no_grad():
+        fake = G(m.sample_z(8), y)
+        real_s, real_h = D.forward_with_features(real)
+        fake_s, fake_h = D.forward_with_features(fake)
+        loss, _ = m.d_objective(real, y, fake, y)
+        aux = pitch_or_generated_ce(D.classify(real_h), y) + F.softplus(torch.logsumexp(D.classify(fake_h), 1)).mean()
+        assert float(loss) == pytest.approx(float(fake_s.mean() - real_s.mean() + 10 * aux), rel=1e-5)
+        g_loss = m.g_objective(fake, y, None, None)
+        assert float(g_loss) == pytest.approx(float(-fake_s.mean() + 10 * pitch_or_generated_ce(D.classify(fake_h), y)),
+                                              rel=1e-5)
+        # a head that names every fake by some pitch pays more on fakes than one that calls them generated
+        D.aux.weight.mul_(0)
+        D.aux.bias.fill_(-5.0)
+        low, _ = m.d_objective(real, y, fake, y)
+        D.aux.bias.fill_(5.0)
+        high, _ = m.d_objective(real, y, fake, y)
+    assert float(high) > float(low)
+
+
+def test_generated_class_and_aux_on_fakes_cannot_be_combined():
+    from ganforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="exclude each other"):
+        load_config("gansynth-notes", TINY + ["method.aux_on_fakes=true", "method.aux_fake_class=true"])

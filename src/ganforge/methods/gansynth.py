@@ -12,6 +12,12 @@ the dataset records in `DataInfo.audio["pitch_counts"]`; uniform when it does no
 
 Departure, stated: the official D loss applies the class cross-entropy to reals only; AC-GAN (and methods/acgan.py)
 applies it to reals and fakes. `aux_on_fakes: false` (the default here) follows the official code.
+
+Option, not in the paper (issue 21): `aux_fake_class: true` gives the pitch head a (K+1)-th class "generated", as
+the semi-supervised GAN's classifier (Salimans et al. 2016, §5: K logits, the extra one fixed at 0). D then also
+learns to name fakes "generated", −log p(fake | x) = softplus(logsumexp ℓ), and G's pitch loss becomes the
+(K+1)-way cross-entropy of the asked pitch, ℓ_y − log(1 + Σ exp ℓ) raised: a head trained on fakes is harder to
+fool with notes that do not sound the pitch.
 """
 from __future__ import annotations
 
@@ -41,7 +47,14 @@ class GANSynthConfig(ProgressiveConfig):
     aux_weight_d: float = 10.0
     aux_weight_g: float = 10.0
     aux_on_fakes: bool = False
+    aux_fake_class: bool = False  # a K+1-th "generated" class in the pitch head (Salimans et al. 2016); not the paper
     progressive: bool = True  # false: no growing (the fully grown networks from step 0; the WaveGAN baseline)
+
+    def validate(self):
+        super().validate()
+        if self.aux_on_fakes and self.aux_fake_class:
+            raise ConfigError("method.aux_on_fakes and method.aux_fake_class exclude each other: a fake is either "
+                              "named by its asked pitch or by the generated class")
 
 
 class GANSynth(ProgressiveGAN, ACGAN):
@@ -93,13 +106,26 @@ class GANSynth(ProgressiveGAN, ACGAN):
         return y[self.noise.rank::self.world_size] if self.noise is not None and self.world_size > 1 else y
 
     def d_objective(self, real, y, fake, fake_y):
-        """WGAN source loss + w_d·CE(pitch head on reals) (+ on fakes with aux_on_fakes)."""
+        """WGAN source loss + w_d·CE(pitch head on reals) (+ on fakes with aux_on_fakes; + −log p(generated) on
+        fakes with aux_fake_class)."""
         if self.cfg.aux_on_fakes:
             return ACGAN.d_objective(self, real, y, fake, fake_y)
         D = self.discriminator
         real_s, real_h = D.forward_with_features(real)
-        fake_s = D(fake)
-        return self.d_cost(real_s, fake_s) + self.cfg.aux_weight_d * F.cross_entropy(D.classify(real_h), y), real_s
+        fake_s, fake_h = D.forward_with_features(fake)
+        if self.cfg.aux_fake_class:
+            real_l = D.classify(real_h).float()
+            aux = pitch_or_generated_ce(real_l, y) + F.softplus(torch.logsumexp(D.classify(fake_h).float(), 1)).mean()
+        else:
+            aux = F.cross_entropy(D.classify(real_h), y)
+        return self.d_cost(real_s, fake_s) + self.cfg.aux_weight_d * aux, real_s
+
+    def g_objective(self, fake, fake_y, real, y):
+        if not self.cfg.aux_fake_class:
+            return super().g_objective(fake, fake_y, real, y)
+        s, h = self.discriminator.forward_with_features(fake)
+        return self.g_cost(s) + self.cfg.aux_weight_g * pitch_or_generated_ce(self.discriminator.classify(h).float(),
+                                                                              fake_y)
 
     def preview(self, generator, inputs):
         """Sample grids show channel 0 (log magnitude) of spectrograms, frequency upwards, time to the right; for
@@ -112,6 +138,13 @@ class GANSynth(ProgressiveGAN, ACGAN):
             mag = log_magnitude(x.reshape(len(x), -1).float(), s)
             x = ((mag + 13.8) / 17.8 * 2 - 1).clamp(-1, 1)[:, None]
         return x[:, :1].transpose(2, 3).flip(2), nrow
+
+
+def pitch_or_generated_ce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(K+1)-way cross-entropy of class y when a K+1-th logit, "generated", is fixed at 0:
+    −ℓ_y + log(1 + Σ_k exp ℓ_k), averaged over the batch."""
+    zero = logits.new_zeros(len(logits), 1)
+    return F.cross_entropy(torch.cat([logits, zero], 1), y)
 
 
 METHODS.register("gansynth", GANSynthConfig)(GANSynth)
