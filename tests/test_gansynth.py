@@ -16,7 +16,7 @@ from ganforge.train import Trainer
 TINY = ["data.n=50", "generator.channels=8", "generator.channel_base=64", "discriminator.channels=8",
         "discriminator.channel_base=64", "train.batch_size=8", "train.progress=false", "train.threads=1",
         "train.log_every=1", "train.n_samples=4", "method.progressive=true", "method.stabilize=16",
-        "method.fade=16"]
+        "method.fade=16", "method.aux_fake_class=false"]  # the paper's pitch head
 
 
 def _cfg(steps, *extra, preset="gansynth-notes"):
