@@ -15,9 +15,9 @@ applies it to reals and fakes. `aux_on_fakes: false` (the default here) follows 
 
 Option, not in the paper (issue 21): `aux_fake_class: true` gives the pitch head a (K+1)-th class "generated", as
 the semi-supervised GAN's classifier (Salimans et al. 2016, §5: K logits, the extra one fixed at 0). D then also
-learns to name fakes "generated", −log p(fake | x) = softplus(logsumexp ℓ), and G's pitch loss becomes the
-(K+1)-way cross-entropy of the asked pitch, ℓ_y − log(1 + Σ exp ℓ) raised: a head trained on fakes is harder to
-fool with notes that do not sound the pitch.
+learns to name fakes "generated", −log p(generated | x) = softplus(logsumexp ℓ), and G's pitch loss becomes the
+(K+1)-way cross-entropy of the asked pitch, −ℓ_y + log(1 + Σ exp ℓ): a head trained on fakes is harder to fool
+with notes that do not sound the pitch.
 """
 from __future__ import annotations
 
@@ -114,8 +114,8 @@ class GANSynth(ProgressiveGAN, ACGAN):
         real_s, real_h = D.forward_with_features(real)
         fake_s, fake_h = D.forward_with_features(fake)
         if self.cfg.aux_fake_class:
-            real_l = D.classify(real_h).float()
-            aux = pitch_or_generated_ce(real_l, y) + F.softplus(torch.logsumexp(D.classify(fake_h).float(), 1)).mean()
+            aux = pitch_or_generated_ce(D.classify(real_h).float(), y) \
+                + F.softplus(torch.logsumexp(D.classify(fake_h).float(), 1)).mean()
         else:
             aux = F.cross_entropy(D.classify(real_h), y)
         return self.d_cost(real_s, fake_s) + self.cfg.aux_weight_d * aux, real_s
