@@ -9,7 +9,7 @@
   β (0, 0.99), batch 16), no discriminator: can the architecture represent variety at all? ARCH: `stylegan`
   (the `stylegan-mnist` generator, style mixing off unless `--ablate mix`) or `progan` (the same widths). Ablations:
   `mix` (style mixing p 0.9), `lrmul1` (mapping at lr ×1), `map0` (no mapping), `nonoise` (noise weights frozen
-  at 0).
+  at 0), `nostyle` (no style modulation: the generator can only learn the mean digit — the floor).
 
     OMP_NUM_THREADS=1 python benchmarks/stylegan_diagnostics.py sensitivity runs/stylegan-mnist
     OMP_NUM_THREADS=1 python benchmarks/stylegan_diagnostics.py rank runs/stylegan-mnist
@@ -35,6 +35,11 @@ from ganforge.models.stylegan import StyleGANGenerator  # noqa: E402
 from ganforge.nn.norms import instance_norm  # noqa: E402
 
 WIDTHS = dict(channels=64, channel_base=512)  # stylegan-mnist's
+
+
+class NoStyle(torch.nn.Module):
+    def forward(self, x, w):
+        return x
 
 
 def checkpoints(paths):
@@ -88,9 +93,11 @@ def regress(arch: str, steps: int, ablate: set, n: int = 64) -> list:
                               style_mixing=0.9 if "mix" in ablate else 0.0,
                               mapping_lr_mul=1.0 if "lrmul1" in ablate else 0.01,
                               mapping_layers=0 if "map0" in ablate else 8, **WIDTHS)
-        if "nonoise" in ablate:
-            for layer in G.synthesis_net.layers:
+        for layer in G.synthesis_net.layers:
+            if "nonoise" in ablate:
                 layer.noise.weight.requires_grad_(False)
+            if "nostyle" in ablate:
+                layer.adain.style = NoStyle()
     z = torch.randn(n, 128)
     opt = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], lr=1e-3, betas=(0.0, 0.99))
     log = []
@@ -114,7 +121,7 @@ def main(argv=None) -> int:
     r = sub.add_parser("regress")
     r.add_argument("arch", choices=["stylegan", "progan"])
     r.add_argument("--steps", type=int, default=1500)
-    r.add_argument("--ablate", nargs="*", default=[], choices=["mix", "lrmul1", "map0", "nonoise"])
+    r.add_argument("--ablate", nargs="*", default=[], choices=["mix", "lrmul1", "map0", "nonoise", "nostyle"])
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     if args.cmd == "regress":
