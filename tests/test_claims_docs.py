@@ -212,6 +212,24 @@ def test_ian_verdict_flips_when_the_vae_is_as_sharp():
     assert "**not reproduced**" in cc.render_section(dict(RESULTS[ian.TITLE], numbers=n))
 
 
+def test_gansynth_ablation_judges_pitch_accuracy_fid_and_ndb_each_against_both_baselines():
+    gs = module("gansynth")
+    n = copy.deepcopy(RESULTS[gs.TITLE]["numbers"])
+    n["n"] = 300
+    rows = n["rows"]
+    rows["if-mel"].update(pa=0.30, fid=2000.0, ndb=25)
+    rows["if"].update(pa=0.20, fid=1500.0, ndb=40)  # the better FID, but not the best IF arm by PA
+    rows["phase"].update(pa=0.20, fid=3000.0, ndb=26)
+    rows["wave"].update(pa=0.05, fid=4000.0, ndb=30)
+    assert [p[1] for p in gs.verdict_ablation(n)] == [cc.REPRODUCED] * 3
+    rows["phase"]["pa"] = 0.25  # 5 points on 300 notes each: within two standard errors (7.3 points)
+    rows["wave"]["fid"] = 1900.0
+    rows["phase"]["ndb"] = 24
+    assert [p[1] for p in gs.verdict_ablation(n)] == [cc.NOT_REPRODUCED] * 3
+    del rows["wave"]
+    assert [p[1] for p in gs.verdict_ablation(n)] == [cc.NOT_REPRODUCED]
+
+
 def test_maskgan_verdict_flips_at_twice_the_standard_error_and_with_the_critic():
     maskgan = module("maskgan")
     n = copy.deepcopy(RESULTS[maskgan.TITLE]["numbers"])
