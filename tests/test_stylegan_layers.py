@@ -11,6 +11,7 @@ from ganforge.models.stylegan import StyleGANGenerator
 from ganforge.nn.blur import Blur
 from ganforge.nn.equalized import EqualConv2d, EqualLinear
 from ganforge.nn.mbstd import MinibatchStdDev
+from ganforge.nn.modulated import ModulatedConv2d
 from ganforge.nn.noise import NoiseInjection
 from ganforge.nn.norms import pixel_norm
 from ganforge.nn.style import AdaIN
@@ -60,6 +61,52 @@ def test_adain_output_statistics_are_the_styles():
     s, b = adain.style.affine(w).chunk(2, dim=1)
     assert torch.allclose(out.mean(dim=(2, 3)), b, atol=1e-5)
     assert torch.allclose(out.std(dim=(2, 3), unbiased=False), (1 + s).abs(), atol=1e-4)
+
+
+def test_modulated_conv_scales_input_channels_and_demodulation_restores_unit_variance():
+    """StyleGAN2 Eq. 1: modulating the weights = convolving the style-scaled input; Eq. 3: demodulated outputs have
+    unit variance for unit-variance inputs whatever the style, and do not change when the style is scaled."""
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(32, 16, 3, w_dim=8, demodulate=False)
+    x, w = torch.randn(4, 32, 8, 8), torch.randn(4, 8)
+    with torch.no_grad():
+        s = conv.affine(w)
+        by_hand = torch.stack([F.conv2d(x[i:i + 1] * s[i].view(1, -1, 1, 1), conv.weight * conv.scale, padding=1)[0]
+                               for i in range(4)])
+        torch.testing.assert_close(conv(x, w), by_hand, rtol=1e-4, atol=1e-5)
+    demod = ModulatedConv2d(64, 64, 3, w_dim=8)
+    with torch.no_grad():
+        demod.affine.weight.mul_(5.0)  # wildly varying styles
+        x, w = torch.randn(64, 64, 16, 16), torch.randn(64, 8)
+        out = demod(x, w)[:, :, 1:-1, 1:-1]  # away from the zero padding
+        assert out.var(dim=(0, 2, 3)).mean().item() == pytest.approx(1.0, rel=0.1)
+        assert out.var(dim=(1, 2, 3)).min().item() > 0.7  # every sample, not just on average
+        scaled = demod.styled_weight(w)
+        demod.affine.weight.mul_(3.0)
+        demod.affine.bias.mul_(3.0)
+        torch.testing.assert_close(demod.styled_weight(w), scaled, rtol=1e-4, atol=1e-6)
+
+
+def test_demodulated_stylegan_keeps_unit_scale_through_the_layers_and_uses_its_styles():
+    torch.manual_seed(0)
+    G = StyleGANGenerator((1, 32, 32), z_dim=32, w_dim=32, channels=32, channel_base=256, modulation="demod",
+                          style_mixing=0.0).eval()
+    feats = []
+    hooks = [layer.register_forward_hook(lambda m, i, o: feats.append(o.pow(2).mean().item()))
+             for layer in G.synthesis_net.layers]
+    with torch.no_grad():
+        z1, z2 = torch.randn(64, 32), torch.randn(64, 32)
+        ws1, ws2 = G.broadcast(G.mapping(z1)), G.broadcast(G.mapping(z2))
+        base = G.synthesis(ws1)
+    for h in hooks:
+        h.remove()
+    # lrelu·√2 after demodulation: no decay (without the gain each layer would halve it: ~0.005 after eight)
+    assert all(0.15 < f < 3.0 for f in feats), feats
+    with torch.no_grad():
+        for i in (0, G.num_ws - 1):
+            mixed = ws1.clone()
+            mixed[:, i] = ws2[:, i]
+            assert (G.synthesis(mixed) - base).abs().mean().item() > 0.01 * base.abs().mean().item()
 
 
 def test_minibatch_stddev_feature_is_constant_across_a_group_and_correct():

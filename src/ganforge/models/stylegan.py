@@ -14,6 +14,11 @@ regularisation (training, p = 0.9: a second z, one crossover point per minibatch
 layers before it take w₁, after it w₂); truncation in W at sampling (w' = w̄ + ψ(w − w̄) for layers < cutoff).
 The discriminator is ProGAN's with StyleGAN's downsampling: blur → conv → 2×2 downscale → bias → lrelu
 (`stylegan` discriminator, `D_basic`; reference/papers-details.md §1.4).
+
+``modulation="demod"`` swaps AdaIN for StyleGAN2's modulated convolution with weight demodulation (Karras et al.
+2020, §2.2; `nn.modulated`) inside the same layout: every layer, the one on the constant included, is a modulated
+3×3 conv → noise → bias → lrelu·√2, and toRGB is a modulated 1×1 conv without demodulation reading the w of its
+level's last layer. The rest (mapping, constant, noise, mixing, w̄, truncation, progressive levels) is unchanged.
 """
 from __future__ import annotations
 
@@ -27,7 +32,8 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..nn.blur import Blur
-from ..nn.equalized import EqualConv2d, EqualLinear
+from ..nn.equalized import SQRT2, EqualConv2d, EqualLinear
+from ..nn.modulated import ModulatedConv2d
 from ..nn.noise import NoiseInjection
 from ..nn.norms import pixel_norm
 from ..nn.style import AdaIN
@@ -35,6 +41,9 @@ from ..registry import DISCRIMINATORS, GENERATORS
 from .base import Generator, image_shape
 from .progan import ProGANDiscriminator, ProGANDiscriminatorConfig, blend, lrelu, nf
 from .progressive import Progressive, resize_to
+
+
+MODULATIONS = ("adain", "demod")
 
 
 @dataclass
@@ -51,10 +60,13 @@ class StyleGANGeneratorConfig:
     truncation_psi: float = 1.0  # applied when sampling (eval mode); 1 = off
     truncation_cutoff: int = 8  # layers < cutoff are truncated (0 = all layers)
     const_init: str = "ones"  # the learned constant's init: ones (StyleGAN v1 code) | normal (StyleGAN2 code)
+    modulation: str = "adain"  # adain (StyleGAN v1) | demod (StyleGAN2's modulated conv with weight demodulation)
 
     def validate(self):
         if self.const_init not in ("ones", "normal"):
             raise ConfigError(f"generator.const_init must be ones or normal, got {self.const_init!r}")
+        if self.modulation not in MODULATIONS:
+            raise ConfigError(f"generator.modulation must be one of {', '.join(MODULATIONS)}, got {self.modulation!r}")
 
 
 @dataclass
@@ -76,43 +88,64 @@ class MappingNetwork(nn.Module):
 
 
 class StyleLayer(nn.Module):
-    """[up ×2 → ] [conv3×3 → ] [blur → ] noise → bias → lrelu → AdaIN(w)."""
+    """[up ×2 → ] [conv3×3 → ] [blur → ] noise → bias → lrelu → AdaIN(w) (v1), or with ``modulation="demod"``:
+    [up ×2 → ] modulated conv3×3(w) → [blur → ] noise → bias → lrelu·√2 (StyleGAN2's layer in v1's layout: the
+    style enters through the weights, no instance norm; the gain √2 keeps unit variance, as StyleGAN2's bias_act)."""
 
     def __init__(self, in_ch: int, out_ch: int, w_dim: int, resolution: int, conv: bool = True, up: bool = False,
-                 noise_seed: int = 0):
+                 noise_seed: int = 0, modulation: str = "adain"):
         super().__init__()
-        self.up = up
-        self.conv = EqualConv2d(in_ch, out_ch, 3, bias=False) if conv else None
+        self.up, self.demod = up, modulation == "demod"
+        if self.demod:
+            self.conv = ModulatedConv2d(in_ch, out_ch, 3, w_dim)
+        else:
+            self.conv = EqualConv2d(in_ch, out_ch, 3, bias=False) if conv else None
+            self.adain = AdaIN(w_dim, out_ch)
         self.blur = Blur() if up else None
         self.noise = NoiseInjection(out_ch, resolution, seed=noise_seed)
         self.bias = nn.Parameter(torch.zeros(out_ch))
-        self.adain = AdaIN(w_dim, out_ch)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: Optional[torch.Tensor] = None) -> torch.Tensor:
         if self.up:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
-        if self.conv is not None:
+        if self.demod:
+            x = self.conv(x, w)
+        elif self.conv is not None:
             x = self.conv(x)
         if self.blur is not None:
             x = self.blur(x)
-        x = self.noise(x, noise)
-        return self.adain(lrelu(x + self.bias.view(1, -1, 1, 1)), w)
+        x = lrelu(self.noise(x, noise) + self.bias.view(1, -1, 1, 1))
+        return x * SQRT2 if self.demod else self.adain(x, w)
 
 
-def style_layers(widths: List[int], w_dim: int) -> List[StyleLayer]:
-    """Two layers per resolution 4·2^k (widths[k] channels): at 4² the constant's epilogue and a conv, above it an
-    upsampling conv and a conv. Layer i's fixed eval-mode noise is drawn with seed i."""
+class ModulatedToRGB(nn.Module):
+    """StyleGAN2's toRGB: a 1×1 modulated convolution without demodulation, plus a bias; linear."""
+
+    def __init__(self, in_ch: int, out_ch: int, w_dim: int):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_ch, out_ch, 1, w_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(out_ch))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return self.conv(x, w) + self.bias.view(1, -1, 1, 1)
+
+
+def style_layers(widths: List[int], w_dim: int, modulation: str = "adain") -> List[StyleLayer]:
+    """Two layers per resolution 4·2^k (widths[k] channels): at 4² the constant's epilogue (a modulated conv with
+    ``demod``, which has no other place for the style) and a conv, above it an upsampling conv and a conv. Layer i's
+    fixed eval-mode noise is drawn with seed i."""
     layers = []
     for k, ch in enumerate(widths):
         res = 4 * 2 ** k
-        layers += [StyleLayer(widths[max(k - 1, 0)], ch, w_dim, res, conv=k > 0, up=k > 0, noise_seed=2 * k),
-                   StyleLayer(ch, ch, w_dim, res, noise_seed=2 * k + 1)]
+        layers += [StyleLayer(widths[max(k - 1, 0)], ch, w_dim, res, conv=k > 0, up=k > 0, noise_seed=2 * k,
+                              modulation=modulation),
+                   StyleLayer(ch, ch, w_dim, res, noise_seed=2 * k + 1, modulation=modulation)]
     return layers
 
 
 class SynthesisNetwork(Progressive):
     def __init__(self, out_shape, w_dim: int, channels: int = 128, channel_base: int = 2048,
-                 const_init: str = "ones"):
+                 const_init: str = "ones", modulation: str = "adain"):
         c, res, _ = out_shape
         super().__init__(res)
         w = [nf(4 * 2 ** k, channel_base, channels) for k in range(self.max_level + 1)]
@@ -120,8 +153,9 @@ class SynthesisNetwork(Progressive):
         # into the whole 4×4 pattern until the constant has learned structure; N(0, 1) starts with structure.
         init = torch.ones if const_init == "ones" else torch.randn
         self.const = nn.Parameter(init(1, w[0], 4, 4))
-        self.layers = nn.ModuleList(style_layers(w, w_dim))
-        self.to_rgb = nn.ModuleList([EqualConv2d(w[k], c, 1, gain=1.0) for k in range(self.max_level + 1)])
+        self.layers = nn.ModuleList(style_layers(w, w_dim, modulation))
+        self.to_rgb = nn.ModuleList([ModulatedToRGB(w[k], c, w_dim) if modulation == "demod" else
+                                     EqualConv2d(w[k], c, 1, gain=1.0) for k in range(self.max_level + 1)])
         self.num_ws = len(self.layers)
 
     def block(self, k: int, x, ws, noise):
@@ -134,21 +168,26 @@ class SynthesisNetwork(Progressive):
         x = self.const.expand(ws.shape[0], -1, -1, -1)
         for i in range(k + 1):
             x = self.block(i, x, ws, noise)
-        img = self.to_rgb[k](x)
+        img = self.rgb(k, x, ws)
         if alpha > 0:
-            img = blend(img, self.to_rgb[k + 1](self.block(k + 1, x, ws, noise)), alpha)
+            img = blend(img, self.rgb(k + 1, self.block(k + 1, x, ws, noise), ws), alpha)
         return resize_to(img, self.resolution)
+
+    def rgb(self, k: int, x, ws):
+        """Level k's toRGB (the modulated one reads the w of that level's last layer)."""
+        to_rgb = self.to_rgb[k]
+        return to_rgb(x, ws[:, 2 * k + 1]) if isinstance(to_rgb, ModulatedToRGB) else to_rgb(x)
 
 
 class StyleGANGenerator(Generator):
     def __init__(self, out_shape, z_dim: int = 128, w_dim: int = 128, mapping_layers: int = 8,
                  mapping_lr_mul: float = 0.01, channels: int = 128, channel_base: int = 2048,
                  style_mixing: float = 0.9, w_avg_beta: float = 0.995, truncation_psi: float = 1.0,
-                 truncation_cutoff: int = 8, const_init: str = "ones"):
+                 truncation_cutoff: int = 8, const_init: str = "ones", modulation: str = "adain"):
         super().__init__()
         self.z_dim, self.w_dim, self.out_shape = z_dim, w_dim, tuple(out_shape)
         self.mapping_net = MappingNetwork(z_dim, w_dim, mapping_layers, mapping_lr_mul)
-        self.synthesis_net = SynthesisNetwork(out_shape, w_dim, channels, channel_base, const_init)
+        self.synthesis_net = SynthesisNetwork(out_shape, w_dim, channels, channel_base, const_init, modulation)
         self.register_buffer("w_avg", torch.zeros(w_dim))
         self.style_mixing, self.w_avg_beta = style_mixing, w_avg_beta
         self.truncation_psi, self.truncation_cutoff = truncation_psi, truncation_cutoff
@@ -220,7 +259,7 @@ class StyleGANGenerator(Generator):
 def build_stylegan_generator(cfg: StyleGANGeneratorConfig, info) -> StyleGANGenerator:
     return StyleGANGenerator(image_shape(info, "stylegan"), cfg.z_dim, cfg.w_dim, cfg.mapping_layers,
                              cfg.mapping_lr_mul, cfg.channels, cfg.channel_base, cfg.style_mixing, cfg.w_avg_beta,
-                             cfg.truncation_psi, cfg.truncation_cutoff, cfg.const_init)
+                             cfg.truncation_psi, cfg.truncation_cutoff, cfg.const_init, cfg.modulation)
 
 
 @DISCRIMINATORS.register("stylegan", StyleGANDiscriminatorConfig)
