@@ -13,7 +13,7 @@ scores near chance on `pa`. The swap rows separate the two channels of generated
 of a real note of the asked pitch, and a real magnitude with G's IF.
 
     # train a preset with probes every EVERY steps (PA of 200 EMA / raw notes, D's pitch head on reals / fakes)
-    OMP_NUM_THREADS=1 python benchmarks/gansynth_pitch_probe.py train RUN STEPS EVERY [key=value ...]
+    OMP_NUM_THREADS=1 python benchmarks/gansynth_pitch_probe.py train RUN STEPS EVERY [key=value ...] [--resume]
     # score a run: pa, pa_mag, and the channel swaps, on --n notes
     OMP_NUM_THREADS=1 python benchmarks/gansynth_pitch_probe.py score RUN [--n 500]
 """
@@ -103,7 +103,7 @@ def train(args) -> None:
                 print(json.dumps(out), flush=True)
             return logs
 
-    Probed(cfg, run_dir=args.run, overwrite=True).fit()
+    Probed(cfg, run_dir=args.run, resume=args.resume, overwrite=not args.resume).fit()
 
 
 def score(args) -> None:
@@ -147,6 +147,7 @@ def main() -> int:
     t.add_argument("every", type=int)
     t.add_argument("overrides", nargs="*")
     t.add_argument("--preset", default="gansynth-notes")
+    t.add_argument("--resume", action="store_true", help="continue RUN from its last checkpoint up to STEPS")
     c = sub.add_parser("score")
     c.add_argument("run")
     c.add_argument("--n", type=int, default=500)

@@ -10,7 +10,7 @@
   (the `stylegan-mnist` generator, style mixing off unless `--ablate mix`) or `progan` (the same widths). Ablations:
   `mix` (style mixing p 0.9), `lrmul1` (mapping at lr ×1), `map0` (no mapping), `nonoise` (noise weights frozen
   at 0), `nostyle` (no style modulation: the generator can only learn the mean digit — the floor).
-* `gan ARCH RUN [--mapping N] [--center] [--steps N] [key=value …]` — train the `stylegan-mnist` recipe (its D,
+* `gan ARCH RUN [key=value …] [--mapping N] [--center] [--steps N]` — train the `stylegan-mnist` recipe (its D,
   loss, R1, lr, batch) with another generator: `stylegan` (the preset's, `--modulation demod` for StyleGAN2's
   layer) or `progan` (ProGAN's generator, the same widths) behind an N-layer mapping network (lr ×0.01; 0 = none,
   progan's z goes straight in); `--center` standardises w by its mean and RMS spread measured once at
