@@ -10,11 +10,12 @@
   (the `stylegan-mnist` generator, style mixing off unless `--ablate mix`) or `progan` (the same widths). Ablations:
   `mix` (style mixing p 0.9), `lrmul1` (mapping at lr ×1), `map0` (no mapping), `nonoise` (noise weights frozen
   at 0), `nostyle` (no style modulation: the generator can only learn the mean digit — the floor).
-* `gan ARCH RUN [key=value …] [--mapping N] [--center] [--steps N]` — train the `stylegan-mnist` recipe (its D,
+* `gan ARCH RUN [key=value …] [--mapping N] [--center] [--input dense] [--steps N]` — train the `stylegan-mnist` recipe (its D,
   loss, R1, lr, batch) with another generator: `stylegan` (the preset's, `--modulation demod` for StyleGAN2's
   layer) or `progan` (ProGAN's generator, the same widths) behind an N-layer mapping network (lr ×0.01; 0 = none,
   progan's z goes straight in); `--center` standardises w by its mean and RMS spread measured once at
-  initialisation on 4,096 z (the mapping hardly moves in a short run), removing the part of w that every z shares.
+  initialisation on 4,096 z (the mapping hardly moves in a short run), removing the part of w that every z shares;
+  `--input dense` feeds stylegan's first layer a dense layer of w instead of the learned constant.
 
     OMP_NUM_THREADS=1 python benchmarks/stylegan_diagnostics.py sensitivity runs/stylegan-mnist
     OMP_NUM_THREADS=1 python benchmarks/stylegan_diagnostics.py rank runs/stylegan-mnist
@@ -39,6 +40,7 @@ import ganforge  # noqa: E402
 from ganforge.data.bundled import MNISTConfig, build_mnist  # noqa: E402
 from ganforge.models.progan import ProGANGenerator  # noqa: E402
 from ganforge.models.base import Generator, image_shape  # noqa: E402
+from ganforge.nn.equalized import SQRT2, EqualLinear  # noqa: E402
 from ganforge.models.stylegan import MappingNetwork, StyleGANGenerator  # noqa: E402
 from ganforge.registry import GENERATORS  # noqa: E402
 from ganforge.nn.norms import instance_norm  # noqa: E402
@@ -137,6 +139,15 @@ class Standardized(torch.nn.Module):
         return (self.mapping(z) - self.mu) / self.sd
 
 
+def dense_input(G, w_dim: int) -> None:
+    """Replace the learned constant by a dense layer of w (layer 0's), StyleGAN's 'traditional input' ablation
+    (official G_synthesis with const_input_layer=False: an equalized dense layer of gain √2/4)."""
+    syn = G.synthesis_net
+    c = syn.const.shape[1]
+    syn.dense_in = EqualLinear(w_dim, c * 16, gain=SQRT2 / 4)
+    syn.input = lambda ws: syn.dense_in(ws[:, 0]).view(-1, c, 4, 4)
+
+
 class MappedProGAN(Generator):
     """ProGAN's generator fed w = mapping(z) instead of z."""
 
@@ -163,6 +174,7 @@ class VariantConfig:  # the preset's generator keys, plus the variant's
     mapping: int = 8
     center: bool = False
     modulation: str = "adain"
+    input: str = "const"
 
 
 def build_variant(cfg: VariantConfig, info):
@@ -174,6 +186,8 @@ def build_variant(cfg: VariantConfig, info):
                               cfg.style_mixing, const_init=cfg.const_init, modulation=cfg.modulation)
     if cfg.center and cfg.mapping:
         G.mapping_net = Standardized(G.mapping_net, cfg.z_dim)
+    if cfg.input == "dense" and cfg.arch == "stylegan":
+        dense_input(G, cfg.w_dim)
     return G
 
 
@@ -181,6 +195,7 @@ def train_variant(args) -> dict:
     GENERATORS.register("diag-variant", VariantConfig)(build_variant)
     over = [f"generator.name=diag-variant", f"generator.arch={args.arch}", f"generator.mapping={args.mapping}",
             f"generator.center={str(args.center).lower()}", f"generator.modulation={args.modulation}",
+            f"generator.input={args.input}",
             f"train.steps={args.steps}", f"train.eval_every={args.steps // 2}", "train.sample_every=100",
             f"train.checkpoint_every={args.steps}", "train.threads=1", "train.progress=false", *args.overrides]
     ganforge.train("stylegan-mnist", over, run_dir=args.run, overwrite=True)
@@ -204,12 +219,14 @@ def main(argv=None) -> int:
     g.add_argument("--mapping", type=int, default=8)
     g.add_argument("--center", action="store_true")
     g.add_argument("--modulation", choices=["adain", "demod"], default="adain")
+    g.add_argument("--input", choices=["const", "dense"], default="const",
+                   help="stylegan's first input: the learned constant, or a dense layer of w ('traditional input')")
     g.add_argument("--steps", type=int, default=600)
     g.add_argument("overrides", nargs="*")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     if args.cmd == "gan":
-        print(json.dumps({"arch": args.arch, "mapping": args.mapping, "center": args.center,
+        print(json.dumps({"arch": args.arch, "mapping": args.mapping, "center": args.center, "input": args.input,
                           "modulation": args.modulation, "eval": train_variant(args)}))
         return 0
     if args.cmd == "regress":

@@ -165,13 +165,17 @@ class SynthesisNetwork(Progressive):
 
     def forward(self, ws: torch.Tensor, noise: Optional[List[torch.Tensor]] = None) -> torch.Tensor:
         k, alpha = self.stage()
-        x = self.const.expand(ws.shape[0], -1, -1, -1)
+        x = self.input(ws)
         for i in range(k + 1):
             x = self.block(i, x, ws, noise)
         img = self.rgb(k, x, ws)
         if alpha > 0:
             img = blend(img, self.rgb(k + 1, self.block(k + 1, x, ws, noise), ws), alpha)
         return resize_to(img, self.resolution)
+
+    def input(self, ws: torch.Tensor) -> torch.Tensor:
+        """The 4×4 input of the first layer: the learned constant, the same for every sample."""
+        return self.const.expand(ws.shape[0], -1, -1, -1)
 
     def rgb(self, k: int, x, ws):
         """Level k's toRGB (the modulated one reads the w of that level's last layer)."""
