@@ -10,10 +10,10 @@
   (the `stylegan-mnist` generator, style mixing off unless `--ablate mix`) or `progan` (the same widths). Ablations:
   `mix` (style mixing p 0.9), `lrmul1` (mapping at lr ×1), `map0` (no mapping), `nonoise` (noise weights frozen
   at 0), `nostyle` (no style modulation: the generator can only learn the mean digit — the floor).
-* `gan ARCH RUN [key=value …] [--mapping N] [--center] [--input dense] [--steps N]` — train the `stylegan-mnist` recipe (its D,
-  loss, R1, lr, batch) with another generator: `stylegan` (the preset's, `--modulation demod` for StyleGAN2's
-  layer) or `progan` (ProGAN's generator, the same widths) behind an N-layer mapping network (lr ×0.01; 0 = none,
-  progan's z goes straight in); `--center` standardises w by its mean and RMS spread measured once at
+* `gan ARCH RUN [key=value …] [--mapping N] [--center] [--input dense] [--steps N]` — train the `stylegan-mnist`
+  recipe (its D, loss, R1, lr, batch) with another generator: `stylegan` (the preset's, `--modulation demod` for
+  StyleGAN2's layer) or `progan` (ProGAN's generator, the same widths) behind an N-layer mapping network (lr ×0.01;
+  0 = none, progan's z goes straight in); `--center` standardises w by its mean and RMS spread measured once at
   initialisation on 4,096 z (the mapping hardly moves in a short run), removing the part of w that every z shares;
   `--input dense` feeds stylegan's first layer a dense layer of w instead of the learned constant.
 
@@ -29,10 +29,10 @@ import glob
 import json
 import os
 import sys
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from dataclasses import dataclass
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
 
@@ -193,7 +193,7 @@ def build_variant(cfg: VariantConfig, info):
 
 def train_variant(args) -> dict:
     GENERATORS.register("diag-variant", VariantConfig)(build_variant)
-    over = [f"generator.name=diag-variant", f"generator.arch={args.arch}", f"generator.mapping={args.mapping}",
+    over = ["generator.name=diag-variant", f"generator.arch={args.arch}", f"generator.mapping={args.mapping}",
             f"generator.center={str(args.center).lower()}", f"generator.modulation={args.modulation}",
             f"generator.input={args.input}",
             f"train.steps={args.steps}", f"train.eval_every={args.steps // 2}", "train.sample_every=100",
