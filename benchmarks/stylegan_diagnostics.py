@@ -12,7 +12,7 @@
   at 0), `nostyle` (no style modulation: the generator can only learn the mean digit — the floor).
 * `gan ARCH RUN [key=value …] [--mapping N] [--center] [--input dense] [--steps N]` — train the `stylegan-mnist`
   recipe (its D, loss, R1, lr, batch) with another generator: `stylegan` (the preset's, `--modulation demod` for
-  StyleGAN2's layer) or `progan` (ProGAN's generator, the same widths) behind an N-layer mapping network (lr ×0.01;
+  StyleGAN2's layer) or `progan` (ProGAN's generator, the preset's widths) behind an N-layer mapping network (lr ×0.01;
   0 = none, progan's z goes straight in); `--center` standardises w by its mean and RMS spread measured once at
   initialisation on 4,096 z (the mapping hardly moves in a short run), removing the part of w that every z shares;
   `--input dense` feeds stylegan's first layer a dense layer of w instead of the learned constant.
@@ -151,11 +151,11 @@ def dense_input(G, w_dim: int) -> None:
 class MappedProGAN(Generator):
     """ProGAN's generator fed w = mapping(z) instead of z."""
 
-    def __init__(self, shape, z_dim: int, layers: int):
+    def __init__(self, shape, z_dim: int, layers: int, channels: int, channel_base: int):
         super().__init__()
         self.z_dim, self.out_shape = z_dim, tuple(shape)
         self.mapping_net = MappingNetwork(z_dim, z_dim, layers) if layers else torch.nn.Identity()
-        self.net = ProGANGenerator(shape, z_dim=z_dim, **WIDTHS)
+        self.net = ProGANGenerator(shape, z_dim=z_dim, channels=channels, channel_base=channel_base)
 
     def forward(self, z, y=None):
         return self.net(self.mapping_net(z))
@@ -180,7 +180,7 @@ class VariantConfig:  # the preset's generator keys, plus the variant's
 def build_variant(cfg: VariantConfig, info):
     shape = image_shape(info, "diag-variant")
     if cfg.arch == "progan":
-        G = MappedProGAN(shape, cfg.z_dim, cfg.mapping)
+        G = MappedProGAN(shape, cfg.z_dim, cfg.mapping, cfg.channels, cfg.channel_base)
     else:
         G = StyleGANGenerator(shape, cfg.z_dim, cfg.w_dim, cfg.mapping, 0.01, cfg.channels, cfg.channel_base,
                               cfg.style_mixing, const_init=cfg.const_init, modulation=cfg.modulation)
