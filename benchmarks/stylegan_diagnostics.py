@@ -14,8 +14,12 @@
   recipe (its D, loss, R1, lr, batch) with another generator: `stylegan` (the preset's, `--modulation demod` for
   StyleGAN2's layer) or `progan` (ProGAN's generator, the preset's widths) behind an N-layer mapping network (lr ×0.01;
   0 = none, progan's z goes straight in); `--center` standardises w by its mean and RMS spread measured once at
-  initialisation on 4,096 z (the mapping hardly moves in a short run), removing the part of w that every z shares;
-  `--input dense` feeds stylegan's first layer a dense layer of w instead of the learned constant.
+  initialisation on 4,096 z (`generator.w_standardize`; the mapping hardly moves in a short run), removing the part
+  of w that every z shares; `--input dense` feeds stylegan's first layer a dense layer of w instead of the learned
+  constant; `--style-gain G` scales the style affines (their spread at initialisation and their learning speed),
+  `--affine-lr M` only their learning speed; `--no-noise` freezes the noise weights at 0; `--styles both|scale|bias` adds StyleGAN's per-layer style
+  modulation x·(1 + s) + b (or one half of it) to the mapped `progan`. Key=value overrides come before the options
+  (`data.name=shapes` trains on shapes).
 
     OMP_NUM_THREADS=1 python benchmarks/stylegan_diagnostics.py sensitivity runs/stylegan-mnist
     OMP_NUM_THREADS=1 python benchmarks/stylegan_diagnostics.py rank runs/stylegan-mnist
@@ -43,7 +47,9 @@ from ganforge.models.base import Generator, image_shape  # noqa: E402
 from ganforge.nn.equalized import SQRT2, EqualLinear  # noqa: E402
 from ganforge.models.stylegan import MappingNetwork, StyleGANGenerator  # noqa: E402
 from ganforge.registry import GENERATORS  # noqa: E402
-from ganforge.nn.norms import instance_norm  # noqa: E402
+from ganforge.nn.norms import instance_norm, pixel_norm  # noqa: E402
+from ganforge.nn.style import StyleMod  # noqa: E402
+from ganforge.models.progan import lrelu  # noqa: E402
 
 WIDTHS = dict(channels=64, channel_base=512)  # stylegan-mnist's
 
@@ -124,21 +130,6 @@ def regress(arch: str, steps: int, ablate: set, n: int = 64) -> list:
     return log
 
 
-class Standardized(torch.nn.Module):
-    """mapping(z) → (w − μ) / σ, μ and the RMS spread σ measured once on 4,096 z (seed 99)."""
-
-    def __init__(self, mapping, z_dim: int):
-        super().__init__()
-        self.mapping = mapping
-        with torch.no_grad():
-            w = mapping(torch.randn(4096, z_dim, generator=torch.Generator().manual_seed(99)))
-        self.register_buffer("mu", w.mean(0))
-        self.register_buffer("sd", (w - w.mean(0)).pow(2).mean().sqrt())
-
-    def forward(self, z):
-        return (self.mapping(z) - self.mu) / self.sd
-
-
 def dense_input(G, w_dim: int) -> None:
     """Replace the learned constant by a dense layer of w (layer 0's), StyleGAN's 'traditional input' ablation
     (official G_synthesis with const_input_layer=False: an equalized dense layer of gain √2/4)."""
@@ -151,14 +142,45 @@ def dense_input(G, w_dim: int) -> None:
 class MappedProGAN(Generator):
     """ProGAN's generator fed w = mapping(z) instead of z."""
 
-    def __init__(self, shape, z_dim: int, layers: int, channels: int, channel_base: int):
+    def __init__(self, shape, z_dim: int, layers: int, channels: int, channel_base: int, center: bool = False):
         super().__init__()
         self.z_dim, self.out_shape = z_dim, tuple(shape)
-        self.mapping_net = MappingNetwork(z_dim, z_dim, layers) if layers else torch.nn.Identity()
+        self.mapping_net = MappingNetwork(z_dim, z_dim, layers, standardize=center) if layers else torch.nn.Identity()
         self.net = ProGANGenerator(shape, z_dim=z_dim, channels=channels, channel_base=channel_base)
 
     def forward(self, z, y=None):
         return self.net(self.mapping_net(z))
+
+
+class StyledProGAN(MappedProGAN):
+    """The mapped ProGAN with StyleGAN's per-layer style modulation added: after each of its pixel-normalised layers,
+    x · (1 + s_i) + b_i with (s_i, b_i) = A_i(w) (`nn.style.StyleMod`, gain 1 as StyleGAN's affine). Fixed
+    resolution only (no growing)."""
+
+    def __init__(self, shape, z_dim: int, layers: int, channels: int, channel_base: int, center: bool = False,
+                 parts: str = "both", gain: float = 1.0):
+        super().__init__(shape, z_dim, layers, channels, channel_base, center)
+        widths = [c for c in self.net.widths for _ in (0, 1)]
+        self.styles = torch.nn.ModuleList([StyleMod(z_dim, c) for c in widths])
+        for st in self.styles:
+            st.affine.scale *= gain
+            if parts != "both":
+                st.forward = (lambda st: lambda x, w: self.part(st, x, w, parts))(st)
+
+    @staticmethod
+    def part(st, x, w, parts):
+        s, b = st.affine(w).unsqueeze(-1).unsqueeze(-1).chunk(2, dim=1)
+        return x * (1 + s) if parts == "scale" else x + b
+
+    def forward(self, z, y=None):
+        net, w = self.net, self.mapping_net(z)
+        act = lambda conv, x: pixel_norm(lrelu(conv(x)))  # noqa: E731
+        x = pixel_norm(lrelu(net.dense(pixel_norm(w)).view(-1, net.widths[0], 4, 4)))
+        x = self.styles[1](act(net.conv4, self.styles[0](x, w)), w)
+        for k, (conv_a, conv_b) in enumerate(net.blocks, start=1):
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = self.styles[2 * k + 1](act(conv_b, self.styles[2 * k](act(conv_a, x), w)), w)
+        return net.to_rgb[-1](x)
 
 
 @dataclass
@@ -172,30 +194,54 @@ class VariantConfig:  # the preset's generator keys, plus the variant's
     const_init: str = "normal"
     arch: str = "stylegan"
     mapping: int = 8
-    center: bool = False
+    w_standardize: bool = False  # --center
     modulation: str = "adain"
     input: str = "const"
+    affine_lr: float = 1.0
+    styles: str = "none"
+    noise: bool = True
+    style_gain: float = 1.0
+
+
+def slow_affines(G, lr_mul: float) -> None:
+    """Give every style affine A_i a learning-rate multiplier (the same initial weights)."""
+    for layer in G.synthesis_net.layers:
+        aff = layer.adain.style.affine
+        with torch.no_grad():
+            aff.weight.div_(lr_mul)
+            aff.bias.div_(lr_mul)
+        aff.scale *= lr_mul
+        aff.lr_mul *= lr_mul
 
 
 def build_variant(cfg: VariantConfig, info):
     shape = image_shape(info, "diag-variant")
     if cfg.arch == "progan":
-        G = MappedProGAN(shape, cfg.z_dim, cfg.mapping, cfg.channels, cfg.channel_base)
+        args = (shape, cfg.z_dim, cfg.mapping, cfg.channels, cfg.channel_base, cfg.w_standardize)
+        G = StyledProGAN(*args, cfg.styles, cfg.style_gain) if cfg.styles != "none" else MappedProGAN(*args)
     else:
         G = StyleGANGenerator(shape, cfg.z_dim, cfg.w_dim, cfg.mapping, 0.01, cfg.channels, cfg.channel_base,
-                              cfg.style_mixing, const_init=cfg.const_init, modulation=cfg.modulation)
-    if cfg.center and cfg.mapping:
-        G.mapping_net = Standardized(G.mapping_net, cfg.z_dim)
+                              cfg.style_mixing, const_init=cfg.const_init, modulation=cfg.modulation,
+                              w_standardize=cfg.w_standardize)
     if cfg.input == "dense" and cfg.arch == "stylegan":
         dense_input(G, cfg.w_dim)
+    if cfg.affine_lr != 1.0 and cfg.arch == "stylegan":
+        slow_affines(G, cfg.affine_lr)
+    if not cfg.noise and cfg.arch == "stylegan":
+        for layer in G.synthesis_net.layers:
+            layer.noise.weight.requires_grad_(False)  # stays at its initial 0: no noise reaches the image
+    if cfg.style_gain != 1.0 and cfg.arch == "stylegan":
+        for layer in G.synthesis_net.layers:
+            layer.adain.style.affine.scale *= cfg.style_gain
     return G
 
 
 def train_variant(args) -> dict:
     GENERATORS.register("diag-variant", VariantConfig)(build_variant)
     over = ["generator.name=diag-variant", f"generator.arch={args.arch}", f"generator.mapping={args.mapping}",
-            f"generator.center={str(args.center).lower()}", f"generator.modulation={args.modulation}",
-            f"generator.input={args.input}",
+            f"generator.w_standardize={str(args.center).lower()}", f"generator.modulation={args.modulation}",
+            f"generator.input={args.input}", f"generator.affine_lr={args.affine_lr}",
+            f"generator.styles={args.styles}", f"generator.noise={str(not args.no_noise).lower()}", f"generator.style_gain={args.style_gain}",
             f"train.steps={args.steps}", f"train.eval_every={args.steps // 2}", "train.sample_every=100",
             f"train.checkpoint_every={args.steps}", "train.threads=1", "train.progress=false", *args.overrides]
     ganforge.train("stylegan-mnist", over, run_dir=args.run, overwrite=True)
@@ -221,12 +267,19 @@ def main(argv=None) -> int:
     g.add_argument("--modulation", choices=["adain", "demod"], default="adain")
     g.add_argument("--input", choices=["const", "dense"], default="const",
                    help="stylegan's first input: the learned constant, or a dense layer of w ('traditional input')")
+    g.add_argument("--affine-lr", type=float, default=1.0, help="learning-rate multiplier of the style affines")
+    g.add_argument("--styles", choices=["none", "both", "scale", "bias"], default="none",
+                   help="progan: add StyleGAN's per-layer style modulation x(1 + s) + b, or only its scale or bias")
+    g.add_argument("--style-gain", type=float, default=1.0, help="the style affines' gain (StyleGAN: 1): the styles' spread at initialisation and their learning speed")
+    g.add_argument("--no-noise", action="store_true", help="stylegan: noise weights frozen at 0")
     g.add_argument("--steps", type=int, default=600)
     g.add_argument("overrides", nargs="*")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     if args.cmd == "gan":
         print(json.dumps({"arch": args.arch, "mapping": args.mapping, "center": args.center, "input": args.input,
+                          "affine_lr": args.affine_lr, "styles": args.styles, "noise": not args.no_noise,
+                          "style_gain": args.style_gain,
                           "modulation": args.modulation, "eval": train_variant(args)}))
         return 0
     if args.cmd == "regress":
