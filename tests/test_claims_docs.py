@@ -230,6 +230,28 @@ def test_gansynth_ablation_judges_pitch_accuracy_fid_and_ndb_each_against_both_b
     assert [p[1] for p in gs.verdict_ablation(n)] == [cc.NOT_REPRODUCED]
 
 
+def test_ssgan_forgetting_counts_only_when_the_unconditional_discriminator_forgets():
+    """Sequential setting: SS-GAN's probe higher and its fall below the best-so-far smaller, both beyond the seed
+    spread, is reproduced only when the unconditional D falls back by NO_FORGETTING or more; below that nothing
+    forgets and the part is the same direction at best."""
+    ss = module("ssgan")
+
+    def run(arm, seed, drop, level):
+        probe = {str(i * 250): level + 0.01 * i for i in range(7)}  # rising, then a dip of `drop` at 1,750
+        probe.update({"1750": level + 0.06 - drop, "2000": level + 0.06})
+        return {"arm": arm, "setting": "sequential", "seed": seed, "probe": probe}
+
+    def part(drop_uncond):
+        runs = [run("ssgan", s, 0.0, 0.80 + 0.002 * s) for s in range(3)]
+        runs += [run("uncond", s, drop_uncond + 0.004 * s, 0.75 + 0.002 * s) for s in range(3)]
+        return ss.verdict({"runs": runs})[0]
+
+    assert ss.forgetting(run("uncond", 0, 0.09, 0.7)) == pytest.approx(0.09 / 9)
+    assert part(0.20)[1] == cc.REPRODUCED  # the unconditional D falls back by ≈ 0.02 on average
+    assert part(0.05)[1] == cc.DIRECTION  # ≈ 0.006: separated beyond the spread, but nothing forgets
+    assert "same direction at best" in part(0.05)[2]
+
+
 def test_maskgan_verdict_flips_at_twice_the_standard_error_and_with_the_critic():
     maskgan = module("maskgan")
     n = copy.deepcopy(RESULTS[maskgan.TITLE]["numbers"])

@@ -180,18 +180,21 @@ def verdict(n: dict):
         fa, fb = over_seeds(ss, forgetting), over_seeds(un, forgetting)
         label = judge(a, b)
         forget = judge(fa, fb, higher_is_better=False)
-        both = REPRODUCED if label == REPRODUCED and forget == REPRODUCED else \
-            NOT_REPRODUCED if NOT_REPRODUCED in (label, forget) else DIRECTION
         still = ""
         if max(fa["mean"], fb["mean"]) < NO_FORGETTING:
             still = (f" Neither probe falls back by {NO_FORGETTING:g} on average: nothing forgets at this budget, so "
-                     f"the fall below the best-so-far cannot separate the arms (a longer run would be needed).")
+                     f"the fall below the best-so-far cannot separate the arms (a longer run would be needed); the "
+                     f"forgetting part counts as the same direction at best.")
+            forget = DIRECTION if forget == REPRODUCED else forget
+        both = REPRODUCED if label == REPRODUCED and forget == REPRODUCED else \
+            NOT_REPRODUCED if NOT_REPRODUCED in (label, forget) else DIRECTION
         parts.append((f"D keeps its representation ({name})", both,
                       f"Probe accuracy over the second half: SS-GAN {a['mean']:.3f} ± {a['std']:.3f}, unconditional "
                       f"{b['mean']:.3f} ± {b['std']:.3f} ({label}); mean fall below the best-so-far: SS-GAN "
                       f"{fa['mean']:.3f}, unconditional {fb['mean']:.3f} ({forget}).{still}",
                       "SS-GAN's late probe accuracy higher and its fall below the best-so-far smaller, each by more "
-                      "than the larger standard deviation over seeds (one seed: same direction at best)"))
+                      f"than the larger standard deviation over seeds, with the unconditional D falling back by "
+                      f"{NO_FORGETTING:g} or more (one seed: same direction at best)"))
     ss, un, co = pick(n, "iid", "ssgan"), pick(n, "iid", "uncond"), pick(n, "iid", "cond")
     if ss and un:
         a, b = over_seeds(ss, lambda r: r["fid"]), over_seeds(un, lambda r: r["fid"])
@@ -261,7 +264,7 @@ RENDER = {"ssgan": render}
 
 def merged(new: dict) -> dict:
     """The published results with the runs of `new` (same arm, setting and seed) replaced or added. The published
-    command and date stay those of the kept runs; `command_note` names the command that re-measured the others."""
+    command and date stay those of the kept runs; `command_note` names the commands of every merge so far."""
     old = load_results(SLUG)
     keys = ("steps", "every", "switch", "tasks", "channels", "batch", "eval_n")
     differ = [k for k in keys if old["numbers"][k] != new["numbers"][k]]
@@ -273,8 +276,11 @@ def merged(new: dict) -> dict:
     runs = sorted(kept + new["numbers"]["runs"],
                   key=lambda r: order.get((r["arm"], r["setting"], r["seed"]), len(order)))
     arms = sorted({f"{a} ({s})" for a, s, _ in fresh})
-    note = (f"the {', '.join(arms)} runs of seeds {sorted({s for *_, s in fresh})} were re-measured on "
-            f"{new['date']} (torch {new['torch']}) with `{new['command']}`; the others are from the command above")
+    note = (f"the {', '.join(arms)} runs of seeds {sorted({s for *_, s in fresh})} were measured on "
+            f"{new['date']} (torch {new['torch']}) with `{new['command']}`")
+    earlier = old.get("command_note", "").removesuffix("; the others are from the command above")
+    note = f"{earlier}; {note}" if earlier else note  # keep what earlier merges measured
+    note += "; the others are from the command above"
     numbers = {**old["numbers"], "runs": runs, "seconds": old["numbers"]["seconds"]}
     return make_results(SLUG, __file__, "ssgan", TITLE, old["command"], numbers, date=old["date"],
                         command_note=note)
