@@ -17,9 +17,9 @@
   initialisation on 4,096 z (`generator.w_standardize`; the mapping hardly moves in a short run), removing the part
   of w that every z shares; `--input dense` feeds stylegan's first layer a dense layer of w instead of the learned
   constant; `--style-gain G` scales the style affines (their spread at initialisation and their learning speed),
-  `--affine-lr M` only their learning speed; `--no-noise` freezes the noise weights at 0; `--styles both|scale|bias` adds StyleGAN's per-layer style
-  modulation x·(1 + s) + b (or one half of it) to the mapped `progan`. Key=value overrides come before the options
-  (`data.name=shapes` trains on shapes).
+  `--affine-lr M` only their learning speed (both AdaIN only); `--no-noise` freezes the noise weights at 0;
+  `--styles both|scale|bias` adds StyleGAN's per-layer style modulation x·(1 + s) + b (or one half of it) to the
+  mapped `progan`. Key=value overrides come before the options (`data.name=shapes` trains on shapes).
 
     OMP_NUM_THREADS=1 python benchmarks/stylegan_diagnostics.py sensitivity runs/stylegan-mnist
     OMP_NUM_THREADS=1 python benchmarks/stylegan_diagnostics.py rank runs/stylegan-mnist
@@ -225,12 +225,13 @@ def build_variant(cfg: VariantConfig, info):
                               w_standardize=cfg.w_standardize)
     if cfg.input == "dense" and cfg.arch == "stylegan":
         dense_input(G, cfg.w_dim)
-    if cfg.affine_lr != 1.0 and cfg.arch == "stylegan":
+    adain = cfg.arch == "stylegan" and cfg.modulation == "adain"
+    if cfg.affine_lr != 1.0 and adain:
         slow_affines(G, cfg.affine_lr)
     if not cfg.noise and cfg.arch == "stylegan":
         for layer in G.synthesis_net.layers:
             layer.noise.weight.requires_grad_(False)  # stays at its initial 0: no noise reaches the image
-    if cfg.style_gain != 1.0 and cfg.arch == "stylegan":
+    if cfg.style_gain != 1.0 and adain:
         for layer in G.synthesis_net.layers:
             layer.adain.style.affine.scale *= cfg.style_gain
     return G
@@ -241,7 +242,8 @@ def train_variant(args) -> dict:
     over = ["generator.name=diag-variant", f"generator.arch={args.arch}", f"generator.mapping={args.mapping}",
             f"generator.w_standardize={str(args.center).lower()}", f"generator.modulation={args.modulation}",
             f"generator.input={args.input}", f"generator.affine_lr={args.affine_lr}",
-            f"generator.styles={args.styles}", f"generator.noise={str(not args.no_noise).lower()}", f"generator.style_gain={args.style_gain}",
+            f"generator.styles={args.styles}", f"generator.noise={str(not args.no_noise).lower()}",
+            f"generator.style_gain={args.style_gain}",
             f"train.steps={args.steps}", f"train.eval_every={args.steps // 2}", "train.sample_every=100",
             f"train.checkpoint_every={args.steps}", "train.threads=1", "train.progress=false", *args.overrides]
     ganforge.train("stylegan-mnist", over, run_dir=args.run, overwrite=True)
@@ -270,7 +272,8 @@ def main(argv=None) -> int:
     g.add_argument("--affine-lr", type=float, default=1.0, help="learning-rate multiplier of the style affines")
     g.add_argument("--styles", choices=["none", "both", "scale", "bias"], default="none",
                    help="progan: add StyleGAN's per-layer style modulation x(1 + s) + b, or only its scale or bias")
-    g.add_argument("--style-gain", type=float, default=1.0, help="the style affines' gain (StyleGAN: 1): the styles' spread at initialisation and their learning speed")
+    g.add_argument("--style-gain", type=float, default=1.0,
+                   help="the style affines' gain (StyleGAN: 1): the styles' spread at initialisation and their speed")
     g.add_argument("--no-noise", action="store_true", help="stylegan: noise weights frozen at 0")
     g.add_argument("--steps", type=int, default=600)
     g.add_argument("overrides", nargs="*")
