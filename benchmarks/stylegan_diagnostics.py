@@ -19,7 +19,8 @@
   constant; `--style-gain G` scales the style affines (their spread at initialisation and their learning speed),
   `--affine-lr M` only their learning speed (both AdaIN only); `--no-noise` freezes the noise weights at 0;
   `--styles both|scale|bias` adds StyleGAN's per-layer style modulation x·(1 + s) + b (or one half of it) to the
-  mapped `progan`. Key=value overrides come before the options (`data.name=shapes` trains on shapes).
+  mapped `progan`. Key=value overrides come before the options (`data.name=shapes` trains on shapes). The preset
+  takes lazy R1 since session 18: numbers measured before it (docs/features.md) reproduce with `method.r1_every=1`.
 
     OMP_NUM_THREADS=1 python benchmarks/stylegan_diagnostics.py sensitivity runs/stylegan-mnist
     OMP_NUM_THREADS=1 python benchmarks/stylegan_diagnostics.py rank runs/stylegan-mnist
