@@ -1,8 +1,6 @@
 """ProGAN / StyleGAN building blocks (Karras et al. 2018, 2019): equalized lr, AdaIN statistics, minibatch stddev,
 truncation, style mixing, noise inputs."""
 import math
-import os
-import tempfile
 
 import pytest
 import torch
@@ -295,7 +293,7 @@ def test_stylegan_discriminator_block_is_blur_conv_downscale_bias_lrelu():
         assert torch.allclose(p.block(2, x), ref, atol=1e-6)
 
 
-def test_standardized_mapping_removes_the_cone_every_z_shares_and_survives_a_save():
+def test_standardized_mapping_removes_the_cone_every_z_shares_and_survives_a_save(tmp_path):
     """A deep random lrelu mapping puts every z into a narrow cone (mean cosine of two w ≫ 0); `w_standardize`
     subtracts the mean measured at initialisation and divides by the spread: fresh w then have mean ≈ 0, RMS
     spread ≈ 1 and near-orthogonal pairs, and the buffers travel with the state dict."""
@@ -316,11 +314,10 @@ def test_standardized_mapping_removes_the_cone_every_z_shares_and_survives_a_sav
     assert w_std.mean(0).abs().max().item() < 0.1
     assert (w_std - w_std.mean(0)).pow(2).mean().sqrt().item() == pytest.approx(1.0, abs=0.05)
     # the measured statistics are saved and loaded, not re-measured: a differently initialised copy maps alike
-    with tempfile.TemporaryDirectory() as d:
-        save_file(std.state_dict(), os.path.join(d, "m.safetensors"))
-        torch.manual_seed(4)
-        other = MappingNetwork(64, 64, layers=8, standardize=True)
-        assert not torch.allclose(other.w_mu, std.w_mu)
-        other.load_state_dict(load_file(os.path.join(d, "m.safetensors")))
+    save_file(std.state_dict(), tmp_path / "m.safetensors")
+    torch.manual_seed(4)
+    other = MappingNetwork(64, 64, layers=8, standardize=True)
+    assert not torch.allclose(other.w_mu, std.w_mu)
+    other.load_state_dict(load_file(tmp_path / "m.safetensors"))
     with torch.no_grad():
         assert torch.equal(other(z[:8]), w_std[:8])
