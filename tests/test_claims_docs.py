@@ -230,6 +230,22 @@ def test_gansynth_ablation_judges_pitch_accuracy_fid_and_ndb_each_against_both_b
     assert [p[1] for p in gs.verdict_ablation(n)] == [cc.NOT_REPRODUCED]
 
 
+def test_gansynth_interpolation_is_judged_on_the_best_if_arm_by_pitch_accuracy():
+    gs = module("gansynth")
+    n = copy.deepcopy(RESULTS[gs.TITLE]["numbers"])
+    path = {"pairs": 16, "points": 9, "n_ends": 32}
+    n["interpolation"] = {"if-mel": dict(path, pa_path=0.40, max_step_over_mean=1.2),
+                          "if": dict(path, pa_path=0.60, max_step_over_mean=1.3)}
+    n["rows"]["if-mel"]["pa"], n["rows"]["if"]["pa"] = 0.45, 0.55  # if-mel misses the 50 % precondition
+    assert gs.verdict_interp(n)[1] == cc.REPRODUCED and gs.verdict_interp(n)[2].startswith("if (")
+    n["rows"]["if-mel"]["pa"] = 0.58  # now if-mel is the best IF arm, and its paths lose pitch (40 % < 53 %)
+    assert gs.verdict_interp(n)[1] == cc.NOT_REPRODUCED
+    n["interpolation"] = {"pa_path": 0.60, "max_step_over_mean": 1.3, **path}  # an older, IF-Mel-only result
+    assert gs.verdict_interp(n)[1] == cc.REPRODUCED
+    n["rows"]["if"]["pa"] = 0.70  # best arm not interpolated
+    assert gs.verdict_interp(n)[1] == cc.NOT_REPRODUCED
+
+
 def test_ssgan_forgetting_counts_only_when_the_unconditional_discriminator_forgets():
     """Sequential setting: SS-GAN's probe higher and its fall below the best-so-far smaller, both beyond the seed
     spread, is reproduced only when the unconditional D falls back by NO_FORGETTING or more; below that nothing
