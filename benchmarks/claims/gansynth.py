@@ -102,10 +102,11 @@ def main() -> int:
     s = STFTSettings()
     held, held_midi, _, _ = note_waves(NotesConfig(seed=1, n=args.n))
     held_y = held_midi - NotesConfig.min_pitch
-    rows, ceilings, interp = {}, {}, {}
+    rows, ceilings, interp, batches = {}, {}, {}, {}
     for name in args.arms.split(","):
         run = train(name, args.steps)
         fake, y, g = generated(run, args.n)
+        batches[name] = g.config.train.batch_size
         rows[name] = audio_scores(fake, y, held, METRICS, s)
         back = from_model(to_model(held, s, name), s, name)
         ceilings[name] = audio_scores(back, held_y, note_waves(NotesConfig(seed=2, n=args.n))[0], METRICS, s)
@@ -116,7 +117,8 @@ def main() -> int:
     from gansynth_speed import measure
 
     speed = measure(batch=64, repeats=3, ar_samples=1024)
-    numbers = {"steps": args.steps, "n": args.n, "batch": load_config("gansynth-notes", []).train.batch_size,
+    batch = batches.get("if-mel", next(iter(batches.values()), None))  # the runs' own batch, not today's preset's
+    numbers = {"steps": args.steps, "n": args.n, "batch": batch, "batches": batches,
                "rows": rows, "ceilings": ceilings, "interpolation": interp or None,
                "speed": {"gansynth_notes_per_s": speed["gansynth-notes"]["notes_per_s"],
                          "wavenet_notes_per_s": speed["wavenet-ar"]["notes_per_s"],
