@@ -246,6 +246,30 @@ def test_gansynth_interpolation_is_judged_on_the_best_if_arm_by_pitch_accuracy()
     assert gs.verdict_interp(n)[1] == cc.NOT_REPRODUCED
 
 
+def test_biggan_ortho_longer_budget_gets_its_own_verdict_from_its_own_runs():
+    """`biggan_scale.py --longer` adds a budget beside the published one: each budget's part counts amenable models
+    among its own runs only, and the published part keeps its verdict."""
+    bs = module("biggan_scale")
+    n = copy.deepcopy(RESULTS[bs.ORTHO_TITLE]["numbers"])
+    first = bs.ortho_verdict(n)
+    assert len(first) == 1 and first[0][0] is None
+
+    def run(arm, seed, amenable):
+        plain = {"psi": None, "fid": 1.0, "precision": 0.6, "recall": 0.5, "faithful": 0.6}
+        cut = dict(plain, psi=0.5, precision=0.7 if amenable else 0.5, faithful=0.8)
+        return {"arm": arm, "seed": seed, "rows": [plain, cut], "penalty": 1.0}
+
+    runs = [run("ortho", 0, True), run("ortho", 1, True), run("no-ortho", 0, True), run("no-ortho", 1, False)]
+    n["longer"] = {"3000": {"seeds": [0, 1], "command": "c", "date": "d", "runs": runs}}
+    parts = bs.ortho_verdict(n)
+    assert [p[0] for p in parts] == [f"{n['steps']} iterations", "3000 iterations"]
+    assert parts[0][1:] == first[0][1:]
+    assert parts[1][1] == cc.REPRODUCED and "2 of 2 models with" in parts[1][2] and "1 of 2 without" in parts[1][2]
+    runs[3] = run("no-ortho", 1, True)  # now both arms are amenable every time
+    assert bs.ortho_verdict(n)[1][1] == cc.NOT_REPRODUCED
+    assert "3000 iterations per run" in bs.ortho_render({"numbers": n})[1]
+
+
 def test_ssgan_forgetting_counts_only_when_the_unconditional_discriminator_forgets():
     """Sequential setting: SS-GAN's probe higher and its fall below the best-so-far smaller, both beyond the seed
     spread, is reproduced only when the unconditional D falls back by NO_FORGETTING or more; below that nothing

@@ -31,6 +31,7 @@ the class and lower precision.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import statistics
@@ -44,7 +45,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from biggan import Truncated  # noqa: E402
 from claims_common import (DIRECTION, NOT_REPRODUCED, REPO, REPRODUCED, command_line, compare_means,  # noqa: E402
-                           make_results, publish, render_section, script_cli_render, verdict_block)
+                           load_results, make_results, publish, render_section, script_cli_render, verdict_block)
 
 from ganforge.config import load_config  # noqa: E402
 from ganforge.data import build_dataset  # noqa: E402
@@ -181,15 +182,24 @@ ORTHO_PAPER = ("Paper (§3.1): some large models are not amenable to truncation 
 
 
 def ortho_verdict(n: dict):
-    on, off = pick(n, "ortho"), pick(n, "no-ortho")
+    """One part per budget: the published runs, then each longer budget added with ``--longer``."""
+    longer = sorted(n.get("longer", {}).items(), key=lambda kv: int(kv[0]))
+    parts = [_ortho_part(n["runs"], n["real_faithful"], f"{n['steps']} iterations" if longer else None)]
+    for steps, m in longer:
+        parts.append(_ortho_part(m["runs"], n["real_faithful"], f"{steps} iterations"))
+    return parts
+
+
+def _ortho_part(runs: list, real_faithful: float, name):
+    on, off = [r for r in runs if r["arm"] == "ortho"], [r for r in runs if r["arm"] == "no-ortho"]
     a_on, a_off = sum(map(amenable, on)), sum(map(amenable, off))
     s_on, s_off = a_on / len(on), a_off / len(off)
     evidence = (f"Amenable at ψ = {JUDGE_PSI:g}: {a_on} of {len(on)} models with orthogonal regularisation "
                 f"({100 * s_on:.0f} %), {a_off} of {len(off)} without ({100 * s_off:.0f} %).")
     plain = statistics.mean(at(r, None)["faithful"] for r in on + off)
-    if plain < HALF_TRAINED * n["real_faithful"]:
+    if plain < HALF_TRAINED * real_faithful:
         evidence += (f" These generators are far from trained: without truncation {plain:.2f} of their samples are "
-                     f"class-faithful on average, against {n['real_faithful']:.2f} of the real digits.")
+                     f"class-faithful on average, against {real_faithful:.2f} of the real digits.")
     if s_on > s_off:
         label = REPRODUCED
     else:
@@ -198,18 +208,17 @@ def ortho_verdict(n: dict):
             both = {1.0: "Every model of both arms is", 0.0: "No model of either arm is"}.get(
                 s_on, "The same share of models of both arms is")
             evidence += f" {both} amenable: the miniature cannot separate the arms."
-    return [(None, label, evidence,
-             "the orthogonally regularised arm has the larger share of amenable models (amenable: class-faithful "
-             f"share and precision at ψ = {JUDGE_PSI:g} each no more than {TOLERANCE:g} below their untruncated "
-             "values)")]
+    return (name, label, evidence,
+            "the orthogonally regularised arm has the larger share of amenable models (amenable: class-faithful "
+            f"share and precision at ψ = {JUDGE_PSI:g} each no more than {TOLERANCE:g} below their untruncated "
+            "values)")
 
 
-def ortho_render(results: dict):
-    n = results["numbers"]
+def _ortho_tables(runs: list) -> list:
     lines = ["| arm | seed | ψ | FID | precision | recall | class-faithful share | amenable |",
              "|---|---:|---:|---:|---:|---:|---:|---|"]
     for arm in ("ortho", "no-ortho"):
-        for r in pick(n, arm):
+        for r in (r for r in runs if r["arm"] == arm):
             for i, t in enumerate(r["rows"]):
                 mark = ("yes" if amenable(r) else "**no**") if i == 0 else ""
                 lines.append(f"| {arm} | {r['seed']} | {_psi(t['psi'])} | {t['fid']:.2f} | {t['precision']:.3f} | "
@@ -217,7 +226,7 @@ def ortho_render(results: dict):
     lines += ["", "| arm | amenable models | mean change at ψ = 0.5: class-faithful share | precision | FID | "
               "G's off-diagonal Gram penalty Σ‖WWᵀ⊙(1−I)‖² at the end |", "|---|---:|---:|---:|---:|---:|"]
     for arm in ("ortho", "no-ortho"):
-        rows = pick(n, arm)
+        rows = [r for r in runs if r["arm"] == arm]
         k = sum(map(amenable, rows))
 
         def delta(key, rows=rows):
@@ -226,13 +235,29 @@ def ortho_render(results: dict):
         lines.append(f"| {arm} | {k} / {len(rows)} ({100 * k / len(rows):.0f} %) | {delta('faithful'):+.3f} | "
                      f"{delta('precision'):+.3f} | {delta('fid'):+.2f} | "
                      f"{statistics.mean(r['penalty'] for r in rows):.3g} |")
+    return lines
+
+
+def ortho_render(results: dict):
+    n = results["numbers"]
+    lines = _ortho_tables(n["runs"])
     lines += ["", f"{_setting(n)}. Arms: the preset with `method.ortho=1e-4` (BigGAN-PyTorch's `G_ortho`, the "
               f"paper's β) and with `method.ortho=0`; seeds {n['seeds']}. Class-faithful share: samples the evaluator "
               f"labels as the requested class with p ≥ {CONFIDENCE:g}. Truncated samples of seed {n['seeds'][0]} "
               f"(rows: classes 0-9; columns ψ = {', '.join(f'{t:g}' for t in PICTURE_THRESHOLDS)}; left with, right "
               f"without orthogonal regularisation): "
               f"[img/biggan-ortho-truncation.png](img/biggan-ortho-truncation.png)."]
+    for steps, m in sorted(n.get("longer", {}).items(), key=lambda kv: int(kv[0])):
+        lines += ["", f"A longer budget, {steps} iterations per run (EMA from iteration {ema_start(int(steps))}; "
+                      f"otherwise the same; seeds {m['seeds']}; {m['date']}, `{m['command']}`):", "",
+                  *_ortho_tables(m["runs"]), "",
+                  f"Truncated samples of seed {m['seeds'][0]}: [img/{longer_picture(steps)}]"
+                  f"(img/{longer_picture(steps)})."]
     return ORTHO_PAPER, "\n".join(lines), verdict_block(ortho_verdict(n))
+
+
+def longer_picture(steps) -> str:
+    return f"biggan-ortho-truncation-{int(steps)}.png"
 
 
 # -- section 2: scale -----------------------------------------------------------------------------------------------
@@ -326,9 +351,20 @@ def main():
     ap.add_argument("--partial", help="a JSON-lines file of finished runs: read to skip them, appended to")
     ap.add_argument("--out", help="write the two results JSONs under this folder and print the sections")
     ap.add_argument("--render", action="store_true", help="re-render both sections from docs/claims/")
+    ap.add_argument("--longer", action="store_true",
+                    help="add these --steps to the published orthogonal-regularisation section as a further budget "
+                         "(its own table and verdict part; the published runs stay)")
     args = ap.parse_args()
     if args.render:
         return script_cli_render(__file__)
+    published = None
+    if args.longer:
+        if args.wide_seeds or args.batch2 or args.out:
+            raise SystemExit("--longer adds ortho / no-ortho runs only: give --wide-seeds with no seeds, no --batch2 "
+                             "and no --out")
+        published = load_results(ORTHO_SLUG)
+        if args.steps == published["numbers"]["steps"]:
+            raise SystemExit(f"--longer: {args.steps} iterations is the published budget; give another --steps")
     if not set(args.wide_seeds) <= set(args.seeds):
         raise SystemExit("--wide-seeds must be a subset of --seeds (the scale arms are compared with those runs)")
     torch.set_num_threads(1)
@@ -362,11 +398,18 @@ def main():
                "real_faithful": real_faithful_share(cfg.data, evaluator),
                "runs": [done[k] for k in plan], "seconds": time.perf_counter() - started}
     out_dir = args.out
+    command = command_line(_without_partial(sys.argv))  # the partial file resumes runs; it changes no number
+    if published is not None:
+        plot(pictures, os.path.join(os.path.dirname(PICTURE), longer_picture(args.steps)))
+        published["numbers"].setdefault("longer", {})[str(args.steps)] = {
+            "seeds": args.seeds, "command": command, "date": datetime.date.today().isoformat(),
+            "runs": [done[k] for k in plan], "seconds": numbers["seconds"]}
+        publish(published)
+        return None
     picture = os.path.join(out_dir, "biggan-ortho-truncation.png") if out_dir else PICTURE
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
     plot(pictures, picture)
-    command = command_line(_without_partial(sys.argv))  # the partial file resumes runs; it changes no number
     sections = [(ORTHO_SLUG, "ortho", ORTHO_TITLE)] + ([(SCALE_SLUG, "scale", SCALE_TITLE)] if args.wide_seeds else [])
     for slug, claim, title in sections:
         results = make_results(slug, __file__, claim, title, command, numbers)
