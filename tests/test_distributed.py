@@ -126,3 +126,24 @@ def test_two_rank_resume_is_bitwise_with_per_rank_global_rng_draws(tmp_path):
     assert "not bitwise" in r.stderr
     reseeded = _weights(tmp_path / "reseeded")
     assert max((v - reseeded[k]).abs().max().item() for k, v in straight.items() if isinstance(v, torch.Tensor)) > 1e-4
+
+
+def test_biggan_on_two_ranks_draws_what_one_process_draws(tmp_path):
+    """BigGAN's cross-replica BatchNorm: G's statistics are those of the global batch on every rank (gloo, CPU), so
+    the 2-rank run's EMA generator draws the 1-process run's samples; with per-rank statistics they differ by ~0.08.
+    (Weights are not compared one by one: the conv biases in front of a BatchNorm get zero gradients up to float
+    noise, which Adam turns into full-size steps that the next BatchNorm cancels.)"""
+    from ganforge.api import load
+
+    common = ["generator.channels=2", "generator.z_dim=24", "discriminator.channels=2", "generator.shared_dim=8",
+              "train.batch_size=8", "train.n_samples=10", "train.progress=false", "train.tensorboard=false",
+              "train.threads=1", "train.log_every=1", "train.sample_every=2", "train.eval_every=0",
+              "train.steps=4", "train.checkpoint_every=2", "train.ema=0.9", "train.ema_start=1"]
+    for name, nproc in (("one", 1), ("two", 2)):
+        _train(tmp_path / name, nproc, preset="biggan-mnist", common=common)
+    one, two = (torch.as_tensor(load(str(tmp_path / n)).sample(16, seed=3)).float() for n in ("one", "two"))
+    assert (one - two).abs().max() < 1e-4
+    d = {n: load_entry(latest_checkpoint(str(tmp_path / n / "checkpoints")), "discriminator") for n in ("one", "two")}
+    _assert_close(d["one"], d["two"])
+    early = torch.as_tensor(load(str(tmp_path / "one" / "checkpoints" / "step-000002")).sample(16, seed=3)).float()
+    assert (early - one).abs().max() > 1e-2  # training moved what G draws

@@ -37,8 +37,8 @@ class ConditionalBatchNorm(nn.Module):
     conditioning vector c (the shared class embedding, with this block's z chunk under hierarchical z). W_γ and W_β
     are SN linear layers without bias. Without a shared embedding, c is the class index and W_γ, W_β are plain
     per-class embeddings (the official `which_embedding` for unshared G). The inner normalisation is an
-    `nn.BatchNorm2d`, so `SyncBatchNorm.convert_sync_batchnorm` (train/distributed.py) makes it cross-replica BN,
-    the paper's synchronised statistics, unchanged."""
+    `nn.BatchNorm2d`, so under torchrun train/distributed.py converts it to cross-replica BN (the paper's
+    synchronised statistics; nn/cross_replica_bn.py, on CPUs too) unchanged."""
 
     def __init__(self, num_features: int, cond_dim: int, num_classes: int = 0):
         super().__init__()

@@ -127,12 +127,11 @@ def _all_gather_padded(rows: torch.Tensor, device) -> Tuple[List[torch.Tensor], 
 
 
 def sync_batchnorm(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    """BatchNorm statistics over the global batch (SyncBatchNorm; PyTorch supports it on GPUs only)."""
-    if device.type == "cuda":
-        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
-    if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules()):
-        log.warning("BatchNorm statistics are per rank on CPU (SyncBatchNorm needs GPUs)")
-    return module
+    """BatchNorm statistics over the global batch (BigGAN's cross-replica BN): `nn.SyncBatchNorm` on GPUs, the same
+    computation with differentiable all-reduces elsewhere (nn/cross_replica_bn.py)."""
+    from ..nn.cross_replica_bn import convert_cross_replica
+
+    return convert_cross_replica(module)
 
 
 def shutdown() -> None:

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ..models.base import cycled_labels
+from ..nn.cross_replica_bn import local_statistics
 
 
 class EMA:
@@ -67,7 +68,7 @@ class EMA:
         global RNG state is restored, so every rank gets the same result); a no-op without BatchNorm or when
         nothing changed since the last call. The next `update` copies the live statistics back, so training is
         unaffected."""
-        if not self._norms or self._fresh_at == self.updates or self._synchronised():
+        if not self._norms or self._fresh_at == self.updates:
             return
         saved = [m.momentum for m in self._norms]
         for m in self._norms:
@@ -77,7 +78,8 @@ class EMA:
         device = next(self.shadow.parameters()).device
         self.shadow.train()
         try:
-            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
+                    local_statistics(self.shadow):  # the same seeded draw on every rank: no all-reduce needed
                 for _ in range(batches):
                     z = self.shadow.sample_z(batch_size, generator=gen).to(device)
                     self.shadow(z, cycled_labels(self.shadow, batch_size, device))
@@ -86,14 +88,6 @@ class EMA:
             for m, momentum in zip(self._norms, saved):
                 m.momentum = momentum
         self._fresh_at = self.updates
-
-    def _synchronised(self) -> bool:
-        """SyncBatchNorm under torchrun (GPUs) would turn the refresh into a collective that only some ranks
-        enter (samples are drawn on rank 0 alone): the shadow keeps the live statistics there."""
-        import torch.distributed as dist
-
-        return any(isinstance(m, nn.SyncBatchNorm) for m in self._norms) and dist.is_available() \
-            and dist.is_initialized() and dist.get_world_size() > 1
 
     def state_dict(self) -> dict:
         return self.shadow.state_dict()
