@@ -56,6 +56,8 @@ class CrossReplicaBatchNorm(nn.SyncBatchNorm):
         if x.device.type == "cuda":
             return super().forward(x)
         self._check_input_dim(x)
+        out_dtype = x.dtype
+        x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x  # statistics in float32, as autocast's BN
         group = self.process_group or dist.group.WORLD
         factor = 0.0 if self.momentum is None else self.momentum
         if self.track_running_stats:
@@ -77,7 +79,7 @@ class CrossReplicaBatchNorm(nn.SyncBatchNorm):
         y = centred * torch.rsqrt(var + self.eps).view(shape)
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
-        return y
+        return y.to(out_dtype)
 
 
 @contextlib.contextmanager

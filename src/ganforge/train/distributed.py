@@ -126,7 +126,7 @@ def _all_gather_padded(rows: torch.Tensor, device) -> Tuple[List[torch.Tensor], 
     return parts, sizes
 
 
-def sync_batchnorm(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+def sync_batchnorm(module: torch.nn.Module) -> torch.nn.Module:
     """BatchNorm statistics over the global batch (BigGAN's cross-replica BN): `nn.SyncBatchNorm` on GPUs, the same
     computation with differentiable all-reduces elsewhere (nn/cross_replica_bn.py)."""
     from ..nn.cross_replica_bn import convert_cross_replica

@@ -157,7 +157,7 @@ class Trainer:
         method = build_method(self.config, self.info)
         for name, net in method.networks().items():
             if self.dist.enabled:
-                net = ddp.sync_batchnorm(net, self.device)
+                net = ddp.sync_batchnorm(net)
             net = net.to(self.device, memory_format=torch.channels_last) if t.channels_last else net.to(self.device)
             if self.dist.enabled:
                 ddp.broadcast_module(net)
