@@ -1,6 +1,6 @@
 """Cost of cross-replica BatchNorm (BigGAN, Brock et al. 2019: G's statistics over the global batch) on two gloo
 ranks of this CPU: one forward and backward pass of `biggan-mnist`'s generator per rank, with ganforge's
-CrossReplicaBatchNorm (nn/cross_replica_bn.py: two all-reduces per BN layer forward, two backward) against the same
+CrossReplicaBatchNorm (nn/cross_replica_bn.py: one all-reduce per BN layer forward, one backward) against the same
 generator with PyTorch's plain per-rank BatchNorm2d — the plain baseline, which is what data parallelism on CPUs
 did before. Interleaved blocks; rank 0 times both and reports medians and the ratio.
 
@@ -60,9 +60,10 @@ def _rank(rank, store, args, out):
     if rank == 0:
         med = {k: statistics.median(v) for k, v in times.items()}
         paired = statistics.median(c / p for c, p in zip(times["cross"], times["plain"]))
+        layers = sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in plain.modules())
         with open(out, "w") as f:
             f.write(f"{1e3 * med['plain']:.1f} {1e3 * med['cross']:.1f} {med['cross'] / med['plain']:.3f} "
-                    f"{paired:.3f}")
+                    f"{paired:.3f} {layers}")
     dist.barrier()
     dist.destroy_process_group()
 
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "result")
         mp.spawn(_rank, args=(os.path.join(tmp, "store"), args, out), nprocs=2, join=True)
-        plain, cross, ratio, paired = open(out).read().split()
+        plain, cross, ratio, paired, layers = open(out).read().split()
     rows = ["| generator (per rank) | per-rank BN ms/it | cross-replica BN ms/it | **cross / per-rank** (paired) |",
             "|---|---:|---:|---:|",
             f"| biggan-mnist G (ch 4), batch {args.batch // 2} per rank, 2 gloo ranks × 1 thread | {plain} | "
@@ -96,10 +97,12 @@ def main(argv=None) -> int:
     print("\n".join(rows))
     if not args.quick:
         write_section("Cross-replica BatchNorm on CPUs (BigGAN's synchronised statistics)",
-                      f"{prov}\n\n" + "\n".join(rows) + "\n\nOne forward and backward pass of G per rank; the "
-                      "cross-replica layers all-reduce each BN's mean and variance (and their gradients) over both "
-                      "ranks, so the statistics are the global batch's. The ratio is the price of that on a CPU "
-                      "with gloo. Medians of interleaved blocks; paired = median of the per-block ratios.")
+                      f"{prov}\n\n" + "\n".join(rows) + f"\n\nOne forward and backward pass of G per rank; the "
+                      f"cross-replica layers all-reduce each BN's mean and variance (and their gradients) over both "
+                      f"ranks, so the statistics are the global batch's: {layers} BN layers, {2 * int(layers)} small "
+                      f"gloo all-reduces per pass (one per layer forward, one backward). The ratio is the latency "
+                      f"of those on a CPU; a small network like this one pays it most, and D (no BatchNorm in "
+                      f"BigGAN) pays nothing. Medians of interleaved blocks; paired = median of the per-block ratios.")
     return 0
 
 

@@ -13,9 +13,9 @@ from ganforge.nn.cross_replica_bn import CrossReplicaBatchNorm, convert_cross_re
 N, C, H = 12, 5, 3
 
 
-def _data():
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(N, C, H, H, generator=gen) * 3 + 2  # off-centre, so a one-pass variance would show
+def _data(step=0):
+    gen = torch.Generator().manual_seed(step)
+    x = torch.randn(N, C, H, H, generator=gen) * 3 + 2 + step  # off-centre, and a new centre at the second pass
     w = torch.randn(N, C, H, H, generator=gen)  # the loss Σ y·w weighs every output differently
     return x, w
 
@@ -25,6 +25,7 @@ def _reference(momentum):
     bn = nn.BatchNorm2d(C, momentum=momentum)
     nn.init.normal_(bn.weight, 1.0, 0.3, generator=torch.Generator().manual_seed(1))
     nn.init.normal_(bn.bias, 0.0, 0.3, generator=torch.Generator().manual_seed(2))
+    bn(_data(1)[0])  # a first pass moves the running mean away from 0: the second pass is compared
     x.requires_grad_(True)
     y = bn(x)
     (y * w).sum().backward()
@@ -42,6 +43,7 @@ def _rank(rank, world, store, out_dir, momentum):
         bn[0].weight.copy_(ref.weight)
         bn[0].bias.copy_(ref.bias)
     net = convert_cross_replica(bn)
+    net(_data(1)[0][half])
     xs = x[half].clone().requires_grad_(True)
     y = net(xs)
     (y * w[half]).sum().backward()

@@ -3,10 +3,9 @@
 BigGAN (Brock, Donahue & Simonyan, "Large Scale GAN Training for High Fidelity Natural Image Synthesis", ICLR 2019,
 §3 and App. C) computes G's batch-norm statistics across all devices ("cross-replica BatchNorm"), so that the
 statistics, and with them the samples, do not depend on how the batch is split. PyTorch's `nn.SyncBatchNorm` does
-this on GPUs only; `CrossReplicaBatchNorm` is a subclass that does it with two differentiable all-reduces (the
-global mean first, then the global sum of squared deviations: the same two-pass variance plain BatchNorm takes), so
-a gloo run on CPUs normalises — and back-propagates — exactly like one process holding the whole batch. On CUDA it
-defers to `nn.SyncBatchNorm`'s own kernels.
+this on GPUs only; `CrossReplicaBatchNorm` is a subclass that does it with one differentiable all-reduce per layer
+(the sums of x and x² about a shift every rank shares), so a gloo run on CPUs normalises — and back-propagates —
+like one process holding the whole batch. On CUDA it defers to `nn.SyncBatchNorm`'s own kernels.
 """
 from __future__ import annotations
 
@@ -65,13 +64,20 @@ class CrossReplicaBatchNorm(nn.SyncBatchNorm):
             if self.momentum is None:
                 factor = 1.0 / float(self.num_batches_tracked)
         dims = [0] + list(range(2, x.dim()))
-        local_n = torch.tensor([x.numel() // x.shape[1]], dtype=x.dtype, device=x.device)
-        total = all_reduce_sum(torch.cat([x.sum(dims), local_n]), group)
-        count = total[-1]
-        mean = total[:-1] / count
         shape = [1, -1] + [1] * (x.dim() - 2)
+        # One all-reduce of the sums of d = x − K and of d²: K is the running mean, equal on every rank (buffers are
+        # broadcast at the start and updated with global statistics) and near the batch mean, so the variance
+        # E[d²] − E[d]² does not cancel catastrophically as it would with K = 0.
+        shift = self.running_mean.detach().to(x.dtype, copy=True) if self.track_running_stats \
+            else x.new_zeros(x.shape[1])
+        d = x - shift.view(shape)
+        local_n = torch.tensor([x.numel() // x.shape[1]], dtype=x.dtype, device=x.device)
+        total = all_reduce_sum(torch.cat([d.sum(dims), (d * d).sum(dims), local_n]), group)
+        c, count = x.shape[1], total[-1]
+        offset = total[:c] / count
+        var = (total[c:2 * c] / count - offset * offset).clamp(min=0)
+        mean = shift + offset
         centred = x - mean.view(shape)
-        var = all_reduce_sum((centred * centred).sum(dims), group) / count
         if self.track_running_stats:
             with torch.no_grad():
                 self.running_mean.lerp_(mean.detach(), factor)
