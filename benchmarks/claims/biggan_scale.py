@@ -24,6 +24,8 @@ the class and lower precision.
         # the intended size: ~8 CPU-minutes per channel-unit-4 run, about 2 CPU-hours in all
     OMP_NUM_THREADS=1 python benchmarks/claims/biggan_scale.py --steps 350 --seeds 0 1 --wide-seeds \\
         --partial /tmp/biggan-runs.jsonl                     # what was published (a loaded machine; resumable)
+    OMP_NUM_THREADS=1 python benchmarks/claims/biggan_scale.py --steps 3000 --seeds 0 1 2 3 --wide-seeds --longer
+        # a further budget for the orthogonal-regularisation section, beside the published runs (~12 CPU-min a run)
     python benchmarks/claims/biggan_scale.py --render        # re-render both sections from their JSON
     OMP_NUM_THREADS=1 python benchmarks/claims/biggan_scale.py --steps 20 --seeds 0 --wide-seeds 0 \\
         --out /tmp/biggan-scale-tiny                           # a smoke run: JSONs + rendered text, no docs
