@@ -287,3 +287,17 @@ def test_cli_run_resume_equals_uninterrupted_and_truncate_errors(tmp_path):
         r = ganforge("truncate", tmp_path / "a", *bad, "--out", tmp_path / "x.png")
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_cli_refuses_a_conditional_preset_on_an_unlabelled_folder_in_one_line(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(photos / f"{i}.png")
+    r = ganforge("train", "biggan-mnist", f"data.path={photos}", "--out", tmp_path / "run", "train.steps=2",
+                 "train.batch_size=4")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert [line for line in r.stderr.splitlines() if line.strip()] == [
+        "error: the BigGAN generator (class-conditional) needs labelled data; this dataset has no classes"]
+    assert not (tmp_path / "run").exists()  # refused before the run folder is made
