@@ -293,6 +293,15 @@ def test_ssgan_forgetting_counts_only_when_the_unconditional_discriminator_forge
     assert "same direction at best" in part(0.05)[2]
 
 
+def test_ssgan_section_of_one_arm_renders_that_arm_alone():
+    """`ssgan.py --arms uncond --out F` (one arm, e.g. a longer exploratory run) renders its probe curve."""
+    ss = module("ssgan")
+    results = copy.deepcopy(RESULTS[ss.TITLE])
+    results["numbers"]["runs"] = [r for r in results["numbers"]["runs"] if r["arm"] == "uncond"]
+    text = cc.render_section(results)
+    assert "| unconditional | 0." in text and "| SS-GAN | 0." not in text
+
+
 def test_maskgan_verdict_flips_at_twice_the_standard_error_and_with_the_critic():
     maskgan = module("maskgan")
     n = copy.deepcopy(RESULTS[maskgan.TITLE]["numbers"])

@@ -236,6 +236,8 @@ def render(results: dict):
                   "|---|" + "---|" * len(steps)]
         for arm, label in (("uncond", "unconditional"), ("ssgan", "SS-GAN")):
             arm_rows = [r for r in rows if r["arm"] == arm]
+            if not arm_rows:  # a run of one arm (--arms)
+                continue
             cells = [statistics.mean(dict(curve(r))[s] for r in arm_rows) for s in steps]
             lines.append(f"| {label} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
         lines.append("")
