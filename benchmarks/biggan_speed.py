@@ -99,8 +99,9 @@ def main(argv=None) -> int:
     add_args(p, blocks=7, iters=5, warmup=2)
     args = p.parse_args(argv)
     device, label, prov = start(args)
-    cfg = load_preset("biggan-mnist", device, f"train.batch_size={args.batch}", "train.ema_start=0")
-    bare = load_preset("biggan-mnist", device, f"train.batch_size={args.batch}", "train.ema_start=0", "method.ortho=0")
+    common = (f"train.batch_size={args.batch}", "train.ema_start=0")
+    cfg = load_preset("biggan-mnist", device, *common)
+    bare = load_preset("biggan-mnist", device, *common, "method.ortho=0")
     with tempfile.TemporaryDirectory() as tmp:
         loops = {"plain": PlainBigGAN(cfg, device), "ganforge": GanforgeLoop(cfg, os.path.join(tmp, "run")),
                  "no-ortho": GanforgeLoop(bare, os.path.join(tmp, "bare"))}

@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import provenance, write_section  # noqa: E402
 
 from ganforge.config import load_config  # noqa: E402
+from ganforge.data import build_dataset  # noqa: E402
 from ganforge.models import build_generator  # noqa: E402
 from ganforge.nn.cross_replica_bn import convert_cross_replica  # noqa: E402
 
@@ -69,10 +70,7 @@ def _rank(rank, store, args, out):
 
 
 def _generator(cfg):
-    from ganforge.data import build_dataset
-
-    info = build_dataset(cfg.data).info
-    return build_generator(cfg.generator, info)
+    return build_generator(cfg.generator, build_dataset(cfg.data).info)
 
 
 def main(argv=None) -> int:

@@ -17,6 +17,8 @@ from typing import Iterable, List, Optional, Tuple
 import torch
 import torch.distributed as dist
 
+from ..nn.cross_replica_bn import convert_cross_replica
+
 log = logging.getLogger(__name__)
 
 
@@ -129,8 +131,6 @@ def _all_gather_padded(rows: torch.Tensor, device) -> Tuple[List[torch.Tensor], 
 def sync_batchnorm(module: torch.nn.Module) -> torch.nn.Module:
     """BatchNorm statistics over the global batch (BigGAN's cross-replica BN): `nn.SyncBatchNorm` on GPUs, the same
     computation with differentiable all-reduces elsewhere (nn/cross_replica_bn.py)."""
-    from ..nn.cross_replica_bn import convert_cross_replica
-
     return convert_cross_replica(module)
 
 
