@@ -73,7 +73,7 @@ def test_numbers_out_of_range_are_one_line_errors(tmp_path):
     cases = [
         (["sample", run, "--n", 0], "--n must be ≥ 1, got 0"),
         (["sample", run, "--n", -1], "--n must be ≥ 1, got -1"),
-        (["interpolate", run, "--seeds", "1,-2"], "--seeds[1] must be ≥ 0, got -2"),
+        (["interpolate", run, "--seeds", "1,-2"], "--seeds[1] must be in [0, 2147483647], got -2"),
         (["eval", run, "--n-real", 0], "--n-real must be ≥ 1, got 0"),
         (["dissect", run, "--layer", "x", "--threshold", "1.5"],
          "--threshold must be iqr or a quantile in (0, 1), got '1.5'"),

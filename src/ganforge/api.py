@@ -161,6 +161,10 @@ def load(run_dir: str, device: str = "cpu", ema: bool = True):
     except RuntimeError as e:
         raise CheckpointError(f"{ckpt}: the weights do not fit a {config.generator.name!r} generator "
                               f"({str(e).splitlines()[0]})") from None
+    if not all(torch.isfinite(t).all() for t in (*generator.parameters(), *generator.buffers())
+               if t.is_floating_point()):
+        raise CheckpointError(f"{ckpt}: the {entry} weights are not finite (NaN or infinite): use an earlier "
+                              f"checkpoint of the run")
     return LoadedGenerator(generator.to(dev), config, info, ckpt, dev)
 
 

@@ -20,10 +20,11 @@ def _int_list(text: str) -> List[int]:
 
 def _arg_bounds():
     """Allowed ranges of numeric options, by their name in every subcommand (a value may be a list: each item)."""
-    from .config import COUNT, NONNEG, UNIT, Bound
+    from .config import COUNT, NONNEG, SEED, UNIT, Bound
 
     return {"n": COUNT, "n_real": COUNT, "batch_size": COUNT, "top": COUNT, "a": COUNT, "b": COUNT,
-            "seed": NONNEG, "seeds": NONNEG, "units": NONNEG, "region": NONNEG, "cutoff": NONNEG,
+            "seed": SEED, "seeds": SEED, "seed2": SEED, "units": NONNEG, "edit_steps": NONNEG, "npe_steps": NONNEG,
+            "finetune_steps": NONNEG, "region": NONNEG, "cutoff": NONNEG,
             "steps": Bound(2), "draws": Bound(2), "size": Bound(8), "alpha": UNIT,
             "psi": Bound(-1e6, 1e6)}  # any finite ψ (|ψ| > 1 extrapolates)
 
@@ -218,6 +219,13 @@ def cmd_interpolate(args) -> int:
     if len(args.seeds) < 2:
         raise GanforgeError("--seeds needs at least two seeds, e.g. --seeds 1,2,3")
     g = api.load(args.run)
+    if hasattr(g, "translate"):
+        raise GanforgeError(f"{args.run} is an image-to-image run: it has no latent space to walk (use "
+                            f"`ganforge translate`)")
+    if getattr(g.info, "is_audio", False):
+        raise GanforgeError(f"{args.run} makes notes: walk its latent space with `ganforge synth --interpolate`")
+    if getattr(g.info, "is_text", False):
+        raise GanforgeError(f"{args.run} makes text: `interpolate` walks the latent space of image and 2-D runs")
     keys = __import__("torch").cat([g.latents(1, seed=s) for s in args.seeds])
     if args.space == "w":
         from .latent.style import interpolate_w
@@ -225,9 +233,11 @@ def cmd_interpolate(args) -> int:
         frames = interpolate_w(g.generator, keys, args.steps)
     else:
         frames = g.generate(interpolation_path(keys, args.steps, spherical=args.slerp))
-    print(save_grid(frames, args.out, nrow=len(frames) if frames.dim() == 4 else None))
+    stem, ext = os.path.splitext(args.out)
+    strip = stem + ".png" if ext.lower() == ".gif" else args.out  # --out x.gif: the strip beside it, not over it
+    print(save_grid(frames, strip, nrow=len(frames) if frames.dim() == 4 else None))
     if frames.dim() == 4:
-        gif = os.path.splitext(args.out)[0] + ".gif"
+        gif = stem + ".gif"
         pics = [make_grid(f[None], pad=0) for f in frames]
         print(save_gif(pics + pics[::-1][1:-1], gif))
     return 0
@@ -293,6 +303,7 @@ def cmd_dissect(args) -> int:
         if not 0.0 < threshold < 1.0:
             raise GanforgeError(f"--threshold must be iqr or a quantile in (0, 1), got {args.threshold!r}")
     g = api.load(args.run, ema=not args.raw_weights)
+    _require_latent_images(g, args.run, "dissection", segmented=True)
     result = api.dissect(g, args.segmenter, args.layer, n=args.n, seed=args.seed, threshold=threshold,
                          top_k=args.top)
     out = args.out or os.path.join(args.run, "dissect", args.layer)
@@ -307,6 +318,20 @@ def cmd_dissect(args) -> int:
     return 0
 
 
+def _require_latent_images(g, run: str, what: str, segmented: bool) -> None:
+    """One line unless `g` samples images from latent codes (and 3-channel scenes where a segmenter labels them)."""
+    info = g.info
+    if hasattr(g, "translate") or getattr(info, "is_audio", False) or getattr(info, "is_text", False) \
+            or not info.is_image:
+        kind = "an image-to-image run" if hasattr(g, "translate") else "a run of " + (
+            "notes" if getattr(info, "is_audio", False) else "text" if getattr(info, "is_text", False) else
+            "2-D points" if len(info.shape) == 1 else f"shape {list(info.shape)}")
+        raise GanforgeError(f"{run} is {kind}: {what} works on generators that draw images from latent codes")
+    if segmented and info.shape[0] != 3:
+        raise GanforgeError(f"{run} draws {info.shape[0]}-channel images: the shipped segmenters label 3-channel "
+                            f"scenes (e.g. a dcgan-shapes run)")
+
+
 def cmd_intervene(args) -> int:
     import torch
 
@@ -319,6 +344,9 @@ def cmd_intervene(args) -> int:
     if args.n < 1:
         raise GanforgeError(f"--n must be ≥ 1, got {args.n}")
     g = api.load(args.run, ema=not args.raw_weights)
+    _require_latent_images(g, args.run, "intervention", segmented=bool(args.cls))
+    if args.cls and args.mode != "insert":
+        raise GanforgeError("--class picks the insertion value of a class: it goes with --mode insert")
     value = None
     if args.mode == "insert":
         value = (insertion_values(g, "shapes", args.layer, args.cls) if args.cls
@@ -361,6 +389,11 @@ def _more_commands():
 _more_commands()
 
 
+def _is_out_of_memory(e: BaseException) -> bool:
+    text = str(e).lower()
+    return "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -386,3 +419,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except (MemoryError, RuntimeError) as e:
+        if not isinstance(e, MemoryError) and not _is_out_of_memory(e):
+            raise  # a bug: its traceback is what a report needs
+        print("error: out of memory: ask for smaller networks, batches or sample counts", file=sys.stderr)
+        return 2
+    except OSError as e:  # a full disk, a folder that cannot be written, a path that is a file...
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2

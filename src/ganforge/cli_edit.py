@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
+from .cli_paths import output_paths, refuse_overwriting
 from .errors import CheckpointError, GanforgeError
 
 
@@ -94,6 +95,7 @@ def cmd_project(args) -> int:
     method = args.projector if args.projector != "auto" else ("hybrid" if enc is not None else "opt")
     shape = tuple(g.generator.out_shape)
     files, root = _inputs(args.input)
+    targets = output_paths(files, root, args.out)
     os.makedirs(args.out, exist_ok=True)
     latents, report, skipped = {}, {"method": method, "steps": args.steps, "images": {}}, []
     for path in files:
@@ -103,8 +105,8 @@ def cmd_project(args) -> int:
             skipped.append(str(e))
             continue
         p = project(g, x, method, enc, steps=args.steps, y=args.cls, seed=args.seed)
-        name = os.path.splitext(os.path.relpath(path, root))[0]
-        write_image(p.image[0], os.path.join(args.out, name + ".png"))
+        name = os.path.splitext(os.path.relpath(targets[path], args.out))[0]
+        write_image(p.image[0], targets[path])
         latents[name] = p.latent[0]
         report["images"][name] = {"error": float(p.error[0]), "seconds": round(p.seconds, 4)}
         report["space"] = p.space
@@ -127,13 +129,14 @@ def cmd_edit(args) -> int:
     shape = tuple(g.generator.out_shape)
     strokes = read_strokes(args.strokes, shape[-1])  # a bad file fails before any work
     enc = _encoder(args, g)
+    gen = os.path.splitext(args.out)[0] + "-generated.png"
+    refuse_overwriting([args.input, args.strokes], [args.out, gen])
     photo = read_image(args.input, shape)
     session = EditSession(g, photo, method=args.method, encoder=enc, projector=args.projector,
                           project_steps=args.steps, edit_steps=args.edit_steps, npe_steps=args.npe_steps, y=args.cls,
                           seed=args.seed)
     result = session.stroke(strokes)
     write_image(result.output, args.out)
-    gen = os.path.splitext(args.out)[0] + "-generated.png"
     write_image(result.generated, gen)
     s = session.summary()
     shown = ", ".join(f"{k} {v:.4f}" for k, v in s.items())

@@ -36,6 +36,7 @@ def cmd_serve(args) -> int:
     for run in args.runs:
         if not os.path.isdir(run):
             raise GanforgeError(f"{run} is not a run directory")
+    _check_can_listen(args.host, args.port)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -44,13 +45,31 @@ def cmd_serve(args) -> int:
     # literals ([::1]:8000), so an IPv6 loopback binding goes without it.
     hosts = list(LOOPBACK_HOSTS) + [args.host] if loopback and ":" not in args.host else None
     app = create_app(args.runs, device=args.device, limits=Limits(dissect_n=args.dissect_n), allowed_hosts=hosts)
+    for why in app.state.table.skipped:
+        print(f"warning: not serving {why}", file=sys.stderr)
     if not loopback:
         print(f"warning: binding to {args.host} makes the explorer reachable from other machines; it has no "
               f"authentication (use the default 127.0.0.1 unless you mean it)", file=sys.stderr)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"ganforge explorer: http://{host}:{args.port}/  ({len(args.runs)} run(s); Ctrl+C stops)", flush=True)
+    print(f"ganforge explorer: http://{host}:{args.port}/  ({len(app.state.table.order)} run(s); Ctrl+C stops)",
+          flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """A busy port or an unknown host is one line before anything is loaded (uvicorn would say it after the
+    banner, in its own words)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, _, _, _, address = infos[0]
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(address)
+    except OSError as e:
+        raise GanforgeError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
 
 
 SERVE_COMMANDS = {"serve": cmd_serve}

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .cli_paths import output_paths
 from .errors import GanforgeError
 
 BATCH = 16  # images translated per forward pass
@@ -86,8 +87,12 @@ def _run(args, direction: str, keep_size: bool, tile: int = 0, overlap: int = 0)
                             f"`ganforge sample`")
     if direction not in run.directions:
         raise GanforgeError(f"{args.run} translates {' and '.join(run.directions)} only, not {direction}")
+    if keep_size and run.info.target_shape[-1] <= run.info.shape[-1]:
+        raise GanforgeError(f"{args.run} is not a super-resolution run (it maps {run.info.shape[-1]}² images to "
+                            f"{run.info.target_shape[-1]}²): use `ganforge translate`")
     channels, size = run.input_shape(direction)[0], run.input_shape(direction)[-1]
     files, root = _inputs(args.input)
+    targets = output_paths(files, root, args.out)
     os.makedirs(args.out, exist_ok=True)
     done, skipped, started = 0, [], time.perf_counter()
     pending = []  # up to BATCH decoded images of one size: memory stays flat, the network sees batches
@@ -107,7 +112,7 @@ def _run(args, direction: str, keep_size: bool, tile: int = 0, overlap: int = 0)
         except _Skip as e:
             skipped.append((path, str(e)))
             continue
-        target = os.path.join(args.out, os.path.splitext(os.path.relpath(path, root))[0] + ".png")
+        target = targets[path]
         os.makedirs(os.path.dirname(target), exist_ok=True)
         if pending and (pending[0][0].shape != x.shape or (tile and max(x.shape[-2:]) > tile)):
             flush()  # a batch holds images of one size; a tiled image goes alone

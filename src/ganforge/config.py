@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import fnmatch
 import logging
+import math
 import os
 import typing
 from dataclasses import dataclass, field
@@ -113,8 +114,11 @@ def read_raw(source) -> dict:
         return source.to_dict()
     src = str(source)
     if os.path.isfile(src):
-        with open(src) as f:
-            text = f.read()
+        try:
+            with open(src, encoding="utf-8") as f:
+                text = f.read()
+        except UnicodeDecodeError:
+            raise ConfigError(f"{src} is not a text (UTF-8) YAML file") from None
         where = src
     elif src in preset_names():
         text, where = preset_text(src), f"preset {src}"
@@ -197,16 +201,19 @@ def _coerce(value, tp, where: str):
             f = float(value)
         except ValueError:
             raise ConfigError(f"{where} must be an integer, got {value!r}") from None
-        if f != int(f):
+        if not math.isfinite(f) or f != int(f):
             raise ConfigError(f"{where} must be an integer, got {value!r}")
         return int(f)
     if tp is float:
         if isinstance(value, bool):
             raise ConfigError(f"{where} must be a number, got {value!r}")
         try:
-            return float(value)  # YAML 1.1 reads 2e-4 as a string: accept it
+            f = float(value)  # YAML 1.1 reads 2e-4 as a string: accept it
         except (TypeError, ValueError):
             raise ConfigError(f"{where} must be a number, got {value!r}") from None
+        if not math.isfinite(f):
+            raise ConfigError(f"{where} must be a finite number, got {value!r}")
+        return f
     if tp is str:
         if isinstance(value, (dict, list)):
             raise ConfigError(f"{where} must be a string, got {value!r}")
@@ -232,11 +239,12 @@ class Bound:
         return not (self.high is not None and (v > self.high or (self.open_high and v == self.high)))
 
     def __str__(self) -> str:
+        low, high = _num(self.low), _num(self.high)
         if self.low is not None and self.high is not None:
-            return f"in {'(' if self.open_low else '['}{self.low:g}, {self.high:g}{')' if self.open_high else ']'}"
+            return f"in {'(' if self.open_low else '['}{low}, {high}{')' if self.open_high else ']'}"
         if self.low is not None:
-            return f"{'>' if self.open_low else '≥'} {self.low:g}"
-        return f"{'<' if self.open_high else '≤'} {self.high:g}"
+            return f"{'>' if self.open_low else '≥'} {low}"
+        return f"{'<' if self.open_high else '≤'} {high}"
 
     def check(self, value, where: str) -> None:
         """Raise ConfigError unless `value` (a number, or each number of a list/tuple) lies in the bound."""
@@ -247,7 +255,14 @@ class Bound:
                 raise ConfigError(f"{name} must be {self}, got {v!r}")
 
 
+def _num(v: Optional[float]) -> str:
+    if v is None:
+        return ""
+    return str(int(v)) if float(v).is_integer() and abs(v) >= 1e6 else f"{v:g}"
+
+
 POSITIVE, NONNEG, COUNT = Bound(0, open_low=True), Bound(0), Bound(1)
+SEED = Bound(0, 2**31 - 1)  # numpy's and torch's generators both take it, with room for per-rank offsets
 UNIT, UNIT_OPEN = Bound(0, 1), Bound(0, 1, open_high=True)
 
 # Numeric fields of every config section are checked by name (first matching pattern wins), so a recipe's own
@@ -261,7 +276,8 @@ NAME_BOUNDS: Tuple[Tuple[Tuple[str, ...], Bound], ...] = (
     (("batch_size", "*_batch_size"), COUNT),
     (("n", "n_*", "*_per_class", "population", "layers", "*_layers", "channels", "*_channels", "channel_base",
       "hidden", "*_hidden", "*_dim", "mbd_kernels"), COUNT),  # counts and widths
-    (("steps", "*_steps", "*_every", "seed", "*_seed", "threads", "keep_last", "*_start", "start_level",
+    (("seed", "*_seed"), SEED),
+    (("steps", "*_steps", "*_every", "threads", "keep_last", "*_start", "start_level",
       "resolution", "fade", "stabilize", "max_pixels", "*_size", "*_kimg"), NONNEG),
     (("style_mixing", "label_smoothing"), UNIT),  # probabilities and target values
     (("*_weight", "*_weight_*", "lambda_*", "gamma", "*_gamma", "clip", "drift", "historical_averaging",
@@ -290,6 +306,8 @@ def check_bounds(obj, where: str) -> None:
 def build_dataclass(cls, values: dict, where: str):
     """Instantiate dataclass `cls` from a dict, rejecting unknown keys with a suggestion and values outside their
     bounds (:func:`field_bound`)."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"section {where!r} must be a mapping of keys to values, got {values!r}")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
@@ -358,8 +376,12 @@ def from_dict(raw: dict) -> Config:
     for section in SECTIONS:
         if section not in raw:
             raise ConfigError(f"the config has no {section!r} section")
+    name = str(raw.get("name", "run"))
+    if not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise ConfigError(f"name {name!r} names the run's folder under train.out_dir: use letters, digits, '-', "
+                          f"'_' or '.' (no path separators)")
     return Config(
-        name=str(raw.get("name", "run")),
+        name=name,
         description=str(raw.get("description", "")),
         **{s: _build_section(s, raw[s]) for s in SECTIONS},
         train=build_dataclass(TrainConfig, raw.get("train") or {}, "train"),
@@ -384,5 +406,7 @@ def load_config(source, overrides: Sequence[str] = ()) -> Config:
 
 
 def save_config(cfg: Config, path: str) -> None:
-    with open(path, "w") as f:
-        yaml.safe_dump(cfg.to_dict(), f, sort_keys=False)
+    """Write the config as YAML; atomic, so a full disk never leaves a cut-off config.yaml behind."""
+    from .utils.safeio import atomic_write
+
+    atomic_write(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False).encode())

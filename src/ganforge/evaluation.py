@@ -306,6 +306,13 @@ def evaluate(generator, data_config, metrics: Union[str, Sequence[str]] = "auto"
     splits = protocol.metric_kwargs("inception_score")["splits"]
     if "is" in metrics and n < splits:
         raise ConfigError(f"the Inception Score averages over {splits} splits: it needs n ≥ {splits}, got n={n}")
+    n_ref = n_real if n_real is not None else len(dataset)
+    for names, kw, need in ((("fid", "kid"), None, 2), (("pr",), "precision_recall", None), (("dc",), "prdc", None)):
+        used = [m for m in names if m in metrics]
+        least = need if kw is None else int(protocol.metric_kwargs(kw).get("k", 1)) + 1
+        if used and min(n, n_ref) < least:
+            raise ConfigError(f"{'/'.join(used)} need{'s' if len(used) == 1 else ''} at least {least} generated and "
+                              f"{least} reference samples, got n={n} and {n_ref}")
     feature_metrics = [m for m in metrics if m in ("fid", "kid", "is", "pr", "dc")]
     scores: Dict[str, float] = {}
     if feature_metrics:

@@ -142,6 +142,9 @@ class Centered(nn.Module):
 
 
 def histogram(points: torch.Tensor, cells: int = GRID_CELLS) -> torch.Tensor:
+    """Counts of the points in a cells×cells grid of the unit square (points outside count at its edge; NaN or
+    infinite points, those of a diverged generator, are left out)."""
+    points = points[torch.isfinite(points).all(1)]
     idx = (points.clamp(0, 1 - 1e-6) * cells).long()
     return torch.bincount(idx[:, 1] * cells + idx[:, 0], minlength=cells * cells).double()
 
@@ -154,6 +157,10 @@ def divergences(real: torch.Tensor, fake: torch.Tensor, eps: float = 1e-4) -> Di
     kl = float((p * (p / q).log()).sum())
     js = float(0.5 * (p * (p / m).log()).sum() + 0.5 * (q * (q / m).log()).sum())
     return {"kl": kl, "js": js}
+
+
+def finite_or_none(v: float) -> Optional[float]:
+    return v if math.isfinite(v) else None
 
 
 def shoelace(quads: torch.Tensor) -> torch.Tensor:
@@ -210,7 +217,12 @@ class LabSession:
     # -- training --------------------------------------------------------------------------------------------------
     @property
     def done(self) -> bool:
-        return self.epoch >= self.config.max_epochs
+        return self.epoch >= self.config.max_epochs or self.diverged
+
+    @property
+    def diverged(self) -> bool:
+        """A loss became NaN or infinite (too high a learning rate): training stops; the state still shows it."""
+        return bool(self.history) and not all(math.isfinite(v) for v in self.history[-1][1:])
 
     def _real_batch(self) -> torch.Tensor:
         return self.pool[torch.randint(0, POOL, (self.config.batch_size,), generator=self.batches)]
@@ -239,7 +251,9 @@ class LabSession:
             raise ConfigError(f"what must be d, g or both, got {what!r}")
         with self.lock:
             n = max(0, min(int(epochs), self.config.max_epochs - self.epoch))
-            for _ in range(n):
+            for i in range(n):
+                if self.diverged:
+                    return i
                 if what in ("d", "both"):
                     for _ in range(self.config.k_d):
                         self._d_step()
@@ -270,13 +284,16 @@ class LabSession:
                 div = divergences(self.pool[:2000], self.G(self.z_divergence))
             d_loss, g_loss = self.history[-1][1:] if self.history else self.losses()
 
-        def r(t: torch.Tensor, digits: int = 4):
-            return np.round(t.detach().double().numpy(), digits).tolist()
+        def r(t: torch.Tensor, digits: int = 4):  # JSON has no NaN: a diverged network's values become null
+            a = np.round(t.detach().double().numpy(), digits)
+            return np.where(np.isfinite(a), a, None).tolist() if not np.isfinite(a).all() else a.tolist()
 
         out = {"epoch": self.epoch, "d_steps": self.d_steps, "g_steps": self.g_steps, "done": self.done,
-               "d_loss": d_loss, "g_loss": g_loss, **div, "fake": r(fake), "gradient": r(-grad, 5),
+               "diverged": self.diverged, "d_loss": finite_or_none(d_loss), "g_loss": finite_or_none(g_loss),
+               **{k: finite_or_none(v) for k, v in div.items()}, "fake": r(fake), "gradient": r(-grad, 5),
                "heatmap": r(heat, 3), "manifold": r(verts.reshape(-1, 2)), "manifold_area": r(shoelace(quads), 6),
-               "history": self.history[-HISTORY:], "config": asdict(self.config)}
+               "history": [[finite_or_none(v) for v in row] for row in self.history[-HISTORY:]],
+               "config": asdict(self.config)}
         if include_real:
             out["real"] = r(self.real_visual)
         return out

@@ -51,7 +51,7 @@ class LabRequest(Body):
 
 class StepRequest(Body):
     what: Literal["d", "g", "both"] = "both"
-    n: SInt = Field(1, ge=1, le=500, description="epochs")
+    n: SInt = Field(1, ge=1, le=500, description="epochs (fewer where they would train over 400,000 points)")
 
 
 class Sessions:
@@ -100,6 +100,9 @@ class Sessions:
             return self.items.pop(sid, None) is not None
 
 
+LAB_POINT_STEPS = 400_000  # per step request: epochs × (k_D + k_G) × batch size
+
+
 def router(limits) -> APIRouter:
     r = APIRouter(tags=["GAN Lab"])
     sessions = Sessions(limits)
@@ -129,10 +132,15 @@ def router(limits) -> APIRouter:
     def step(req: StepRequest, sid: str = Sid):
         """Train `n` epochs of D only, G only, or both (GAN Lab's step buttons); the new state."""
         session = sessions.get(sid)
+        if session.diverged:
+            raise BadRequest("this session diverged (a loss became NaN or infinite): start a new one with lower "
+                             "learning rates", 409)
         if session.done:
             raise BadRequest(f"this session used its training budget of {session.config.max_epochs} epochs: "
                              f"start a new one", 409)
-        session.train(req.n, req.what)
+        cfg = session.config  # one request trains at most LAB_POINT_STEPS points through G or D: seconds, not minutes
+        per_epoch = max(1, (cfg.k_d + cfg.k_g) * cfg.batch_size)
+        session.train(min(req.n, max(1, LAB_POINT_STEPS // per_epoch)), req.what)
         return session.state()
 
     @r.delete("/api/lab/{sid}")

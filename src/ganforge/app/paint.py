@@ -102,10 +102,15 @@ class UnitBank:
         try:
             with open(path) as f:
                 raw = json.load(f)
-            return LayerDissection(raw["layer"], raw["num_units"], raw["feature_size"], raw["class_names"],
-                                   [UnitRecord(**u) for u in raw["units"]], raw.get("settings", {}))
+            report = LayerDissection(raw["layer"], raw["num_units"], raw["feature_size"], raw["class_names"],
+                                     [UnitRecord(**u) for u in raw["units"]], raw.get("settings", {}))
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        k = len(report.class_names)
+        whole = report.layer == layer and report.num_units >= 1 and \
+            sorted(u.unit for u in report.units) == list(range(report.num_units)) and \
+            all(isinstance(u.iou_per_class, list) and len(u.iou_per_class) == k for u in report.units)
+        return report if whole else None  # a damaged or hand-edited report: dissect the layer again
 
     def values(self, served: ServedRun, layer: str, cls: str) -> torch.Tensor:
         key = (served.name, layer, cls)

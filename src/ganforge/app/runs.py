@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from .. import api
+from ..errors import GanforgeError
 from ..dissect.segmenter import SEGMENTER_NAMES, read_segmenter_card
 from ..latent.style import layer_ranges
 from .errors import BadRequest
@@ -45,9 +46,17 @@ class ServedRun:
 
     @property
     def kind(self) -> str:
+        """translator, audio, text, image (1 or 3 channels), points (2-D) or other."""
+        info = self.loaded.info
         if hasattr(self.loaded, "translate"):
             return "translator"
-        return "image" if len(self.loaded.info.shape) == 3 else "points"
+        if info.is_audio:
+            return "audio"
+        if info.is_text:
+            return "text"
+        if info.is_image and info.shape[0] in (1, 3):
+            return "image"
+        return "points" if len(info.shape) == 1 else "other"
 
     @property
     def segmenter(self) -> Optional[str]:
@@ -73,8 +82,12 @@ class ServedRun:
         if self.kind == "translator":
             raise BadRequest(f"run {self.name!r} is an image-to-image run: it translates images, it does not "
                              f"sample them")
+        what = {"points": "makes 2-D points, not images (the GAN Lab page shows 2-D GANs)",
+                "audio": "makes notes (audio), not images: use `ganforge synth` for it",
+                "text": "makes text, not images: use `ganforge infill` for it",
+                "other": f"makes samples of shape {list(self.loaded.info.shape)}, not images"}
         if self.kind != "image":
-            raise BadRequest(f"run {self.name!r} makes 2-D points, not images (the GAN Lab page shows 2-D GANs)")
+            raise BadRequest(f"run {self.name!r} {what[self.kind]}")
 
 
 def default_paint_layer(layers: Sequence[str]) -> Optional[str]:
@@ -100,8 +113,16 @@ class RunTable:
         if not paths:
             raise BadRequest("name at least one run directory")
         self.runs: Dict[str, ServedRun] = {}
+        self.skipped: List[str] = []  # "path: why" of each run that could not be loaded (the others are served)
+        first_error = None
         for name, path in zip(_unique_names(paths), paths):
-            self.runs[name] = ServedRun(name, os.path.abspath(path), api.load(path, device=device))
+            try:
+                self.runs[name] = ServedRun(name, os.path.abspath(path), api.load(path, device=device))
+            except GanforgeError as e:
+                first_error = first_error or e
+                self.skipped.append(f"{path}: {e}")
+        if not self.runs:
+            raise first_error
         self.order = list(self.runs)
 
     def get(self, key: str) -> ServedRun:

@@ -87,7 +87,10 @@ def router(table: RunTable) -> APIRouter:
         started = time.perf_counter()
         served = table.get(run)
         served.require_images()
-        seeds = req.seeds or [min(req.seed + i, MAX_SEED) for i in range(req.n)]
+        if not req.seeds and req.seed + req.n - 1 > MAX_SEED:
+            raise BadRequest(f"seeds {req.seed}..{req.seed + req.n - 1} run past the largest seed {MAX_SEED}: "
+                             f"start lower", 422)
+        seeds = req.seeds or [req.seed + i for i in range(req.n)]
         y = labels(served, len(seeds), req.cls)
         with served.lock:
             x = render(served, seed_latents(served, seeds), y, req.psi)

@@ -12,7 +12,6 @@ from typing import Optional, Sequence
 from fastapi import FastAPI, Path, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .errors import BadRequest, error_response, install_error_handlers
 from .images import png_bytes, png_response
@@ -26,31 +25,68 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 class BodyLimit:
-    """ASGI middleware: a request body may not exceed `max_bytes` — refused from Content-Length when declared,
-    else counted as it arrives (chunked bodies), so no request can make the server buffer more than that."""
+    """ASGI middleware: a request body may not exceed its limit — `max_json_bytes` for JSON, `max_bytes` for the
+    rest (uploads) — refused with 413 from Content-Length when declared, else counted as it arrives (chunked
+    bodies, buffered up to the limit), so no request can make the server hold more than that."""
 
-    def __init__(self, app, max_bytes: int):
+    def __init__(self, app, max_bytes: int, max_json_bytes: Optional[int] = None):
         self.app, self.max_bytes = app, max_bytes
+        self.max_json_bytes = max_bytes if max_json_bytes is None else max_json_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            response = error_response(413, f"request body of {int(declared):,} bytes is over the limit of "
-                                           f"{self.max_bytes:,} bytes")
-            return await response(scope, receive, send)
-        seen = 0
-
-        async def counted():
-            nonlocal seen
+        headers = dict(scope.get("headers") or [])
+        is_json = b"json" in headers.get(b"content-type", b"").lower()
+        limit = self.max_json_bytes if is_json else self.max_bytes
+        what = "JSON body" if is_json else "request body"
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit():
+            if int(declared) > limit:
+                response = error_response(413, f"{what} of {int(declared):,} bytes is over the limit of "
+                                               f"{limit:,} bytes")
+                return await response(scope, receive, send)
+            return await self.app(scope, receive, send)
+        chunks, seen = [], 0  # chunked: read it all (up to the limit) before the app sees any of it
+        while True:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise BadRequest(f"request body is over the limit of {self.max_bytes:,} bytes", 413)
-            return message
+            if message["type"] != "http.request":
+                return await self.app(scope, receive, send)  # the client left: let the app see the disconnect
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > limit:
+                response = error_response(413, f"{what} is over the limit of {limit:,} bytes")
+                return await response(scope, receive, send)
+            if not message.get("more_body", False):
+                break
+        body, replayed = b"".join(chunks), False
 
-        return await self.app(scope, counted, send)
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+
+class HostCheck:
+    """ASGI middleware: only requests whose Host header names one of `hosts` pass (DNS rebinding); others get a
+    400 with the API's JSON error."""
+
+    def __init__(self, app, hosts: Sequence[str]):
+        self.app, self.hosts = app, {h.lower() for h in hosts}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1").lower()
+            name = host[: host.index("]") + 1] if host.startswith("[") and "]" in host else host.split(":")[0]
+            if name not in self.hosts:
+                response = error_response(400, f"Host header {host[:80]!r} is not accepted here: open the "
+                                               f"explorer at the address it was started on")
+                return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
 
 
 @dataclass
@@ -88,8 +124,8 @@ def create_app(runs: Sequence[str], *, device: str = "cpu", limits: Optional[Lim
     app.state.table, app.state.limits = table, limits
     install_error_handlers(app)
     if allowed_hosts:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
-    app.add_middleware(BodyLimit, max_bytes=max(limits.max_upload_bytes, limits.max_json_bytes))
+        app.add_middleware(HostCheck, hosts=list(allowed_hosts))
+    app.add_middleware(BodyLimit, max_bytes=limits.max_upload_bytes, max_json_bytes=limits.max_json_bytes)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):

@@ -80,8 +80,13 @@ def _to_mode(im: Image.Image, channels: int) -> Image.Image:
 
 
 def _resize_crop(im: Image.Image, size: int) -> Image.Image:
-    """Resize so the shorter side is `size` (LANCZOS), then crop the centre size×size."""
+    """Resize so the shorter side is `size` (LANCZOS), then crop the centre size×size. A very long strip (sides
+    over 4:1) is cropped to its centre square first: resized whole it could take gigabytes."""
     w, h = im.size
+    if max(w, h) > 4 * min(w, h):
+        side = min(w, h)
+        im = im.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side))
+        w, h = im.size
     scale = size / min(w, h)
     nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
     if (nw, nh) != (w, h):

@@ -389,9 +389,13 @@ def _landmark_frame_size(folder: str) -> float:
     p = os.path.join(folder, "frame_size")
     if os.path.isfile(p):
         try:
-            return float(open(p).read().split()[0])
+            width = float(open(p, encoding="utf-8", errors="replace").read().split()[0])
         except (ValueError, IndexError):
-            raise DataError(f"{p}: expected one number, the width of the frames the landmarks refer to") from None
+            width = float("nan")
+        if not math.isfinite(width) or width <= 0:
+            raise DataError(f"{p}: expected one positive number, the width in pixels of the frames the landmarks "
+                            f"refer to")
+        return width
     raise DataError(f"{folder}: landmark files without frames need a file 'frame_size' holding the frames' width "
                     f"in pixels (the landmarks' scale)")
 

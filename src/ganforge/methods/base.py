@@ -10,6 +10,7 @@ averaging over ranks, and fp16 loss scaling — so a recipe never needs to know 
 """
 from __future__ import annotations
 
+import logging
 from typing import Callable, Dict, Optional, Tuple
 
 import torch
@@ -18,11 +19,34 @@ from torch import nn
 from ..models import build_discriminator, build_generator
 from ..models.base import cycled_labels
 
+log = logging.getLogger(__name__)
+
 
 def grid_classes(generator: nn.Module, most: int = 16) -> int:
     """K when sample grids should put one of the generator's K classes per column (K ≤ `most`), else 0."""
     k = getattr(generator, "num_classes", 0) or 0
     return k if k <= most else 0
+
+
+OPTIMIZER_SETTINGS = ("lr", "betas", "eps", "weight_decay", "momentum", "alpha")
+
+
+def load_optimizer_keeping_settings(opt: torch.optim.Optimizer, saved: dict, name: str = "") -> None:
+    """Load an optimiser's saved state (moments, step counts) but keep the settings it was built with from the
+    config (learning rate, betas, ...): a resumed run follows its config, e.g. a lower learning rate after a
+    divergence. Recipes that schedule the learning rate set it again every step, as before the interruption."""
+    fresh = [{k: g[k] for k in OPTIMIZER_SETTINGS if k in g} for g in opt.param_groups]
+    opt.load_state_dict(saved)
+    for group, settings in zip(opt.param_groups, fresh):
+        changed = [f"{k} {_plain(group[k])} -> {_plain(v)}" for k, v in settings.items()
+                   if _plain(group[k]) != _plain(v)]
+        group.update(settings)
+        if changed:
+            log.info("optimiser %s follows the config on resume: %s", name, ", ".join(changed))
+
+
+def _plain(v):
+    return tuple(v) if isinstance(v, (list, tuple)) else v
 
 
 class Noise:
@@ -182,7 +206,7 @@ class Method:
         for name, net in self.networks().items():
             net.load_state_dict(state[name])
         for name, opt in self.optimizers().items():
-            opt.load_state_dict(state["optim"][name])
+            load_optimizer_keeping_settings(opt, state["optim"][name], name)
         self.g_steps = int(state["counters"]["g_steps"])
         self.d_steps = int(state["counters"]["d_steps"])
         if self.noise is not None and "noise" in state:

@@ -332,6 +332,8 @@ class EvolutionaryGAN(Method):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        from ..utils.images import save_figure
+
         fig, ax = plt.subplots(figsize=(7, 3.2), dpi=110)
         ax.stackplot(steps, *freq.values(), labels=list(freq), alpha=0.85, step="pre")
         ax.set_xlim(0, steps[-1])
@@ -341,8 +343,7 @@ class EvolutionaryGAN(Method):
         ax.set_title("E-GAN: which mutation was selected")
         ax.legend(loc="upper right", fontsize=8)
         fig.tight_layout()
-        out = os.path.join(run_dir, "mutations.png")
-        fig.savefig(out)
+        out = save_figure(fig, os.path.join(run_dir, "mutations.png"))
         plt.close(fig)
         return out
 

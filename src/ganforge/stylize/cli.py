@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from ..cli_paths import refuse_overwriting
 from ..errors import GanforgeError
 
 
@@ -35,6 +36,8 @@ def _open(path: str, what: str, size):
             im = im.convert("RGB")
     except (OSError, ValueError) as e:
         raise GanforgeError(f"cannot read the {what} image {path}: {e}") from None
+    if min(im.size) < 8:
+        raise GanforgeError(f"the {what} image {path} is {im.width}×{im.height}: it needs at least 8 pixels a side")
     if size:
         scale = size / max(im.size)
         im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BICUBIC)
@@ -48,6 +51,7 @@ def cmd_stylize(args) -> int:
 
     if args.size is not None and args.size < 8:
         raise GanforgeError(f"--size must be at least 8, got {args.size}")
+    refuse_overwriting([args.content, args.style], [args.out])
     content = _open(args.content, "content", args.size)
     style = _open(args.style, "style", args.size)
     result = stylize(content, style, alpha=args.alpha, weights=args.weights)

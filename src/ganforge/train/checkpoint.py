@@ -37,6 +37,18 @@ def step_name(step: int) -> str:
     return f"step-{step:06d}"
 
 
+def step_of(name: str) -> Optional[int]:
+    """The step a ``step-NNNNNN`` folder name holds (any number of digits), or None for other names."""
+    digits = name[len("step-"):] if name.startswith("step-") else ""
+    return int(digits) if digits.isdigit() else None
+
+
+def _step_folders(root: str) -> List[str]:
+    """The ``step-*`` folders of `root`, oldest first by step number (names sort wrongly past 999,999)."""
+    names = [d for d in os.listdir(root) if step_of(d) is not None and os.path.isdir(os.path.join(root, d))]
+    return sorted(names, key=step_of)
+
+
 def save_checkpoint(root: str, step: int, state: Dict[str, Any], meta: Dict[str, Any], keep_last: int = 3) -> str:
     """Write `state` (name -> nested state) and `meta` (JSON) as checkpoint `step` under `root`; return its path."""
     os.makedirs(root, exist_ok=True)
@@ -75,8 +87,7 @@ def save_checkpoint(root: str, step: int, state: Dict[str, Any], meta: Dict[str,
 def _prune(root: str, keep_last: int) -> None:
     if keep_last <= 0:
         return
-    steps = sorted(d for d in os.listdir(root) if d.startswith("step-") and os.path.isdir(os.path.join(root, d)))
-    for d in steps[:-keep_last]:
+    for d in _step_folders(root)[:-keep_last]:
         shutil.rmtree(os.path.join(root, d), ignore_errors=True)
 
 
@@ -97,17 +108,16 @@ def latest_checkpoint(root: str) -> Optional[str]:
     marker = os.path.join(root, "LATEST")
     name = ""
     if os.path.isfile(marker):
-        with open(marker) as f:
-            name = f.read().strip()
+        with open(marker, "rb") as f:
+            name = f.read(256).decode("utf-8", "replace").strip()
         path = os.path.join(root, name)
         if name and _is_complete(path):
             return path
     if not os.path.isdir(root):
         return None
-    steps = sorted((d for d in os.listdir(root) if d.startswith("step-") and d != name), reverse=True)
-    for d in steps:
+    for d in reversed([d for d in _step_folders(root) if d != name]):
         path = os.path.join(root, d)
-        if os.path.isdir(path) and _is_complete(path):
+        if _is_complete(path):
             why = f"names {name}, which is missing or incomplete" if name else "is missing"
             log.warning("%s %s: using %s, the newest complete checkpoint beside it", marker, why, d)
             return path
@@ -141,9 +151,14 @@ def read_meta(path: str) -> Dict[str, Any]:
     meta = read_json(os.path.join(path, "state.json"))
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a ganforge checkpoint (state.json has no format {FORMAT!r})")
-    if int(meta.get("version", 0)) > VERSION:
-        raise CheckpointError(f"{path} was written by a newer ganforge (format version {meta['version']})")
-    for fname, size in meta.get("files", {}).items():
+    version, files, state, step = meta.get("version", 0), meta.get("files", {}), meta.get("state"), meta.get("step")
+    if not isinstance(version, int) or not isinstance(files, dict) or not isinstance(state, dict) \
+            or not isinstance(step, int) or step < 0 or not all(isinstance(v, int) for v in files.values()):
+        raise CheckpointError(f"{path}/state.json is damaged (its version, step, files or state entry is missing or "
+                              f"of the wrong type)")
+    if version > VERSION:
+        raise CheckpointError(f"{path} was written by a newer ganforge (format version {version})")
+    for fname, size in files.items():
         fpath = os.path.join(path, fname)
         if not os.path.isfile(fpath):
             raise CheckpointError(f"checkpoint {path} is incomplete: {fname} is missing")

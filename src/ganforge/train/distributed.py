@@ -52,12 +52,33 @@ def init_from_env(device_name: str) -> DistInfo:
     return info
 
 
+def checked_device(name: str) -> torch.device:
+    """A device name ("auto", "cpu", "cuda", "cuda:1", "mps", ...) as a torch.device this machine has; a
+    ConfigError in one line otherwise (a typo, or a config copied from a GPU machine)."""
+    from ..errors import ConfigError
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r}: this torch sees no CUDA device; use auto or cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"device {name!r}: there are only {torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError(f"device {name!r}: MPS is not available here; use auto or cpu")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device {name!r} is not supported: use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
 def device_for(info: DistInfo, device_name: str) -> torch.device:
-    if device_name == "auto":
-        device_name = "cuda" if torch.cuda.is_available() else "cpu"
-    if info.enabled and device_name == "cuda":
+    device = checked_device(device_name)
+    if info.enabled and device.type == "cuda":
         return torch.device("cuda", info.local_rank)
-    return torch.device(device_name)
+    return device
 
 
 def broadcast_module(module: torch.nn.Module) -> None:

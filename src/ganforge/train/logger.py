@@ -7,6 +7,8 @@ import math
 import os
 from typing import Dict, List, Optional
 
+from ..utils.images import save_figure
+
 log = logging.getLogger(__name__)
 
 
@@ -26,13 +28,13 @@ class RunLogger:
         """Drop records past `step` (written after the checkpoint a resumed run restarts from)."""
         if not os.path.isfile(self.path):
             return
+        from ..utils.safeio import atomic_write
+
         keep = [r for r in read_metrics(self.path) if r.get("step", 0) <= step]
-        with open(self.path, "w") as f:
-            f.writelines(json.dumps(r) + "\n" for r in keep)
+        atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in keep).encode())
 
     def write(self, record: Dict) -> None:
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_record(self.path, record)
         if self.tb is not None:
             for k, v in record.items():
                 if k != "step" and isinstance(v, (int, float)) and math.isfinite(v):
@@ -43,16 +45,30 @@ class RunLogger:
             self.tb.close()
 
 
+def append_record(path: str, record: Dict) -> None:
+    """One JSON line at the end of `path`, on a line of its own even after a cut-off last line."""
+    with open(path, "ab+") as f:
+        cut = False
+        if f.seek(0, os.SEEK_END) > 0:
+            f.seek(-1, os.SEEK_END)
+            cut = f.read(1) != b"\n"
+        f.write((("\n" if cut else "") + json.dumps(record) + "\n").encode())
+
+
 def read_metrics(path: str) -> List[Dict]:
     out = []
     if os.path.isfile(path):
-        with open(path) as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 line = line.strip()
                 if line:
                     try:
-                        out.append(json.loads(line))
+                        record = json.loads(line)
                     except json.JSONDecodeError:
+                        record = None
+                    if isinstance(record, dict):
+                        out.append(record)
+                    else:
                         log.warning("skipping a damaged line in %s", path)
     return out
 
@@ -86,7 +102,7 @@ def plot_losses(metrics_path: str, out: str, keys: Optional[List[str]] = None) -
         ax.legend(loc="best", fontsize=8)
     ax.set_title(os.path.basename(os.path.dirname(os.path.abspath(metrics_path))))
     fig.tight_layout()
-    fig.savefig(out)
+    save_figure(fig, out)
     plt.close(fig)
     return out
 
@@ -168,6 +184,6 @@ def plot_scores(metrics_path: str, out: str) -> Optional[str]:
     fig.suptitle(f"{os.path.basename(os.path.dirname(os.path.abspath(metrics_path)))} — {p.get('extractor')}, "
                  f"{p.get('n_fake')} samples, protocol {key[:8]}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(out)
+    save_figure(fig, out)
     plt.close(fig)
     return out

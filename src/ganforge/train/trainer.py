@@ -24,7 +24,8 @@ from ..utils.images import save_grid, save_scatter
 from ..utils.progress import progress
 from . import distributed as ddp
 from . import rng
-from .checkpoint import clear_stale_temporaries, latest_checkpoint, load_checkpoint, save_checkpoint, step_name
+from .checkpoint import (clear_stale_temporaries, latest_checkpoint, load_checkpoint, save_checkpoint, step_name,
+                         step_of)
 from .ema import EMA
 from .logger import RunLogger, plot_losses, plot_scores, read_metrics
 from .precision import autocast, grad_scaler
@@ -49,9 +50,8 @@ class RunResult:
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    """"auto" or a device name -> a torch.device this machine has (a one-line ConfigError otherwise)."""
+    return ddp.checked_device(name)
 
 
 class DeviceStream:
@@ -234,30 +234,70 @@ class Trainer:
         if self.dist.is_main:
             path = save_checkpoint(self.ckpt_dir, self.step, self._state(rng_ranks), self._meta(),
                                    self.config.train.keep_last)
-            plot_losses(self.logger.path, os.path.join(self.run_dir, "loss.png"))
-            self.method.write_figures(self.run_dir, read_metrics(self.logger.path))
+            try:  # the pictures are a view of the record: a full disk must not stop the run over them
+                plot_losses(self.logger.path, os.path.join(self.run_dir, "loss.png"))
+                self.method.write_figures(self.run_dir, read_metrics(self.logger.path))
+            except OSError as e:
+                log.warning("could not draw the run's figures (%s); training goes on", e.strerror or e)
         self.last_checkpoint = path
         return path
 
     def _resume(self) -> None:
-        state, meta = load_checkpoint(self.last_checkpoint)
-        trainer = state.pop("trainer")
+        path = self.last_checkpoint
+        state, meta = load_checkpoint(path)
+        self._check_same_run(meta)
+        trainer = state.pop("trainer", None)
         ema_state = state.pop("ema", None)
+        try:
+            step, world = int(trainer["step"]), int(meta.get("world_size", 1))
+            ema_updates = int(trainer.get("ema_updates", 0))
+            if step != meta["step"] or step_of(os.path.basename(path)) not in (None, step):
+                raise ValueError(f"it holds step {step} under the name {os.path.basename(path)}")
+        except (TypeError, KeyError, ValueError) as e:
+            raise CheckpointError(f"checkpoint {path} is damaged: its trainer state is unreadable "
+                                  f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
         try:
             self.method.load_state_dict(state)
             if self.ema is not None and ema_state is not None:
-                self.ema.load_state_dict(ema_state, trainer["ema_updates"])
-        except (RuntimeError, KeyError, ValueError) as e:
-            raise CheckpointError(f"checkpoint {self.last_checkpoint} does not fit this model/method "
-                                  f"(was the config changed?): {str(e).splitlines()[0]}") from None
-        self.step = int(trainer["step"])
-        self.stream.load_state_dict(trainer["data"])
-        rng.restore(trainer["rng"])
-        self._restore_rank_rng(trainer.get("rng_ranks"), int(meta.get("world_size", 1)))
+                self.ema.load_state_dict(ema_state, ema_updates)
+        except (RuntimeError, KeyError, ValueError, TypeError) as e:
+            first = " ".join(str(e).split(":\n")[-1].split())[:300] if str(e) else type(e).__name__
+            raise CheckpointError(f"checkpoint {path} does not fit this model/method (was the config changed?): "
+                                  f"{first}") from None
+        for name, net in self.method.networks().items():
+            tensors = [*net.parameters(), *net.buffers()]
+            if not all(torch.isfinite(t).all() for t in tensors if t.is_floating_point()):
+                raise CheckpointError(f"checkpoint {path} holds non-finite {name} weights: resume from an earlier "
+                                      f"one (delete this folder, or name another in {self.ckpt_dir}/LATEST)")
+        if step > self.config.train.steps:
+            raise ConfigError(f"{self.run_dir} is already at step {step}, past train.steps="
+                              f"{self.config.train.steps}: ask for at least {step} steps")
+        self.step = step
+        try:
+            self.stream.load_state_dict(trainer["data"])
+            rng.restore(trainer["rng"])
+        except (TypeError, KeyError, ValueError, RuntimeError) as e:
+            raise CheckpointError(f"checkpoint {path} is damaged: its data or random-stream state is unreadable "
+                                  f"({type(e).__name__})") from None
+        self._restore_rank_rng(trainer.get("rng_ranks"), world)
         if self.logger is not None:
             self.logger.truncate_after(self.step)
         log.info("resumed %s at step %d (written by %s rank(s), now %d)", self.last_checkpoint, self.step,
                  meta.get("world_size", 1), self.dist.world_size)
+
+    def _check_same_run(self, meta: dict) -> None:
+        """Refuse a checkpoint that another run wrote (a stranger's, copied in): its recipe or dataset differs from
+        this run's, even where the tensor shapes happen to fit."""
+        saved = meta.get("config")
+        if not isinstance(saved, dict):
+            return  # written before configs were kept: nothing to compare
+        now = self.config.to_dict()
+        for section in ("method", "data"):
+            was = saved.get(section, {}).get("name") if isinstance(saved.get(section), dict) else None
+            if was is not None and was != now[section].get("name"):
+                raise CheckpointError(
+                    f"checkpoint {self.last_checkpoint} was written by another run ({section} {was!r}, this run's "
+                    f"is {now[section].get('name')!r}): it cannot continue {self.run_dir}")
 
     def _restore_rank_rng(self, rng_ranks: Optional[list], saved_world: int) -> None:
         """On the world size that wrote the checkpoint every rank continues its own random streams (bitwise);
@@ -383,7 +423,7 @@ class Trainer:
             raise TrainingDiverged(
                 f"a loss became NaN or infinite before step {self.step} of {self.run_dir}; the run is stopped and "
                 f"the last good checkpoint is kept: {self.last_checkpoint or 'none yet'}. "
-                f"Try a lower learning rate, or resume from that checkpoint with another seed."
+                f"Try a lower learning rate: resume it with smaller method.lr_* values (they apply on --resume)."
             )
 
     def _log(self, logs, nonfinite, mark, bar):

@@ -1,6 +1,7 @@
 """Pictures people look at: image grids, strips, GIFs, and scatter plots for 2-D data."""
 from __future__ import annotations
 
+import io
 import math
 import os
 from typing import Optional, Sequence
@@ -46,8 +47,36 @@ def upscale(arr: np.ndarray, min_size: int = 256, min_side: int = 128, max_size:
 
 def save_png(arr: np.ndarray, path: str, min_size: int = 256) -> str:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    Image.fromarray(upscale(arr, min_size)).save(path)
+    save_pil(Image.fromarray(upscale(arr, min_size)), path)
     return path
+
+
+def save_pil(img: Image.Image, path: str, **kw) -> str:
+    """Save a PIL image in the format its extension names, replacing `path` all at once: a full disk never leaves
+    a cut-off picture in place of a good one."""
+    from .safeio import atomic_write
+
+    ext = os.path.splitext(path)[1].lower()
+    fmt = Image.registered_extensions().get(ext)
+    if fmt is None:  # never write image bytes into a file named as something else
+        from ..errors import ConfigError
+
+        raise ConfigError(f"cannot write a picture to {path}: its extension {ext or '(none)'} names no image "
+                          f"format (use .png, .jpg, ...)")
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kw)
+    atomic_write(path, buf.getvalue(), fsync=False)
+    return path
+
+
+def save_figure(fig, out: str) -> str:
+    """A matplotlib figure written to `out` all at once (a full disk never leaves a cut-off picture)."""
+    from .safeio import atomic_write
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=os.path.splitext(out)[1][1:] or "png")
+    atomic_write(out, buf.getvalue(), fsync=False)
+    return out
 
 
 def save_grid(x: torch.Tensor, path: str, nrow: Optional[int] = None, min_size: int = 512) -> str:
@@ -61,7 +90,7 @@ def save_gif(frames: Sequence[np.ndarray], path: str, duration_ms: int = 120, mi
     """Save H×W×3 uint8 frames as a looping animated GIF."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     pics = [Image.fromarray(upscale(f, min_size)) for f in frames]
-    pics[0].save(path, save_all=True, append_images=pics[1:], duration=duration_ms, loop=0)
+    save_pil(pics[0], path, save_all=True, append_images=pics[1:], duration=duration_ms, loop=0)
     return path
 
 

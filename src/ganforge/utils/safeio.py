@@ -63,6 +63,28 @@ def fsync_write(path: str, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+def atomic_write(path: str, data: bytes, fsync: bool = True) -> None:
+    """Replace `path` with `data` all at once: written beside it (fsynced unless `fsync` is False), then renamed
+    over it. A full disk or a crash leaves the old file as it was, and no temporary behind on an error."""
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{name}.tmp-{os.getpid()}")
+    try:
+        if fsync:
+            fsync_write(tmp, data)
+        else:
+            with open(tmp, "wb") as f:
+                f.write(data)
+        os.replace(tmp, path)
+    except BaseException as e:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        if isinstance(e, OSError):  # name the user's file, not the hidden temporary
+            raise OSError(e.errno, e.strerror or str(e), path) from None
+        raise
+
+
 def write_tensors(path: str, tensors: Dict[str, torch.Tensor], metadata=None) -> None:
     from safetensors.torch import save
 
