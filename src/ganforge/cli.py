@@ -424,6 +424,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise  # a bug: its traceback is what a report needs
         print("error: out of memory: ask for smaller networks, batches or sample counts", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `ganforge presets | head`: the reader has gone, as with any Unix tool
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as e:  # a full disk, a folder that cannot be written, a path that is a file...
         where = f": {e.filename}" if getattr(e, "filename", None) else ""
         print(f"error: {e.strerror or e}{where}", file=sys.stderr)

@@ -131,7 +131,7 @@ def read_raw(source) -> dict:
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
-        raise ConfigError(f"{where}: not valid YAML: {e}") from None
+        raise ConfigError(f"{where}: not valid YAML: {' '.join(str(e).split())}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: a config must be a mapping of sections, got {type(raw).__name__}")
     return raw
