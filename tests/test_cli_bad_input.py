@@ -141,11 +141,18 @@ def test_sample_output_and_seed_errors_name_what_the_user_gave(dc, tmp_path, cap
 
 
 @pytest.mark.parametrize("override, words", [("train.device=gpu", "unknown device 'gpu'"),
-                                             ("name=x/../../escape", "no path separators"),
                                              ("train.steps=nan", "must be an integer")])
 def test_train_config_errors_are_one_line(tmp_path, capsys, override, words):
     one_line_error(*run_cli(capsys, "train", "gan-ring8", "--out", tmp_path / "r", override)[::2], words)
     assert not os.path.exists(tmp_path / "r")
+
+
+def test_a_run_name_never_places_the_run_outside_out_dir(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "runs"
+    one_line_error(*run_cli(capsys, "train", "gan-ring8", f"train.out_dir={out}", "name=x/../../escape")[::2],
+                   "no path separators")
+    assert os.listdir(tmp_path) == []
 
 
 def test_a_yaml_file_that_is_not_text_or_has_a_list_section_is_one_line(tmp_path, capsys):
@@ -173,3 +180,24 @@ def test_a_very_long_strip_is_cropped_before_it_is_resized(tmp_path):
     finally:
         Image.Image.resize = original
     assert out.size == (64, 64) and max(max(c) for c in calls) == 64  # never the 1.3-million-pixel-wide strip
+
+
+def test_inputs_whose_outputs_would_coincide_are_refused_before_any_work(p2p, tmp_path, capsys):
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    _picture(folder / "a.png", 0)
+    _picture(folder / "a.jpg", 1)
+    _picture(folder / "a-png.png", 2)  # its output name is what a.png's becomes
+    one_line_error(*run_cli(capsys, "translate", p2p, "--input", folder, "--out", tmp_path / "o")[::2],
+                   "would both be written to")
+    assert not (tmp_path / "o").exists()
+
+
+def test_stylize_strip_and_empty_units_are_refused(dc, tmp_path, capsys):
+    photo = tmp_path / "c.png"
+    before = _picture(photo)
+    one_line_error(*run_cli(capsys, "stylize", "--content", photo, "--style", photo, "--out", tmp_path / "r.png",
+                            "--strip", photo)[::2], "would replace")
+    assert open(photo, "rb").read() == before
+    one_line_error(*run_cli(capsys, "intervene", dc, "--layer", "layer2", "--units", "",
+                            "--out", tmp_path / "i.png")[::2], "at least one unit")

@@ -75,6 +75,19 @@ def test_a_damaged_dissection_report_is_recomputed(runs, tmp_path):
         {"layer": layer, "num_units": 0, "feature_size": 4, "class_names": ["a"], "units": []}))
     r = c.get(f"/api/runs/0/paint/classes?layer={layer}")
     assert r.status_code == 200 and r.json()["classes"]
+    # a report of another network (more units than the layer has), well formed: recomputed as well
+    stale = tmp_path / "stale2"
+    shutil.copytree(runs["dc"], stale)
+    n = 200
+    units = [{"unit": u, "label": "circle", "iou": 0.5, "iqr": 0.1, "threshold": 0.1, "interpretable": True,
+              "iou_per_class": [0.5, 0.1, 0.1, 0.1]} for u in range(n)]
+    os.makedirs(stale / "dissect" / layer)
+    (stale / "dissect" / layer / "dissect.json").write_text(json.dumps(
+        {"layer": layer, "num_units": n, "feature_size": 4, "units": units,
+         "class_names": ["background", "circle", "square", "triangle"]}))
+    c2 = TestClient(create_app([str(stale)], limits=Limits(dissect_n=16)), raise_server_exceptions=False)
+    r = c2.get(f"/api/runs/0/paint/classes?layer={layer}")
+    assert r.status_code == 200 and r.json()["num_units"] < n
 
 
 def test_json_bodies_have_their_own_limit_declared_or_chunked(client):

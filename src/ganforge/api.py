@@ -1,6 +1,7 @@
 """The Python facade: `ganforge.train(...)`, `g = ganforge.load(run_dir)`, `g.sample(16, seed=0)`."""
 from __future__ import annotations
 
+import operator
 import os
 from typing import Optional, Sequence
 
@@ -29,12 +30,16 @@ class LoadedGenerator:
 
     def latents(self, n: int, seed: int = 0) -> torch.Tensor:
         """n latent codes drawn from the prior with a fixed seed (the same seed gives the same codes)."""
+        n, seed = _whole(n, "n", 1), _whole(seed, "seed", 0)
         return self.generator.sample_z(n, generator=torch.Generator().manual_seed(seed), device=self.device)
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, y: Optional[torch.Tensor] = None, batch_size: int = 256) -> torch.Tensor:
         """G(z) in batches, on CPU, in [-1, 1] for images. A class-conditional generator without `y` cycles
         through its classes (sample i gets class i mod K)."""
+        z = torch.as_tensor(z)
+        if z.dim() != 2 or z.shape[1] != self.generator.z_dim:
+            raise ConfigError(f"latent codes must be N×{self.generator.z_dim}, got shape {tuple(z.shape)}")
         if y is None:
             y = cycled_labels(self.generator, len(z))
         else:
@@ -47,10 +52,28 @@ class LoadedGenerator:
 
     def sample(self, n: int, seed: int = 0, y=None) -> torch.Tensor:
         """n samples from the fixed seed `seed`; `y` (int or sequence) selects classes for conditional models."""
+        z = self.latents(n, seed)
         if y is not None:
-            y = torch.as_tensor(y, dtype=torch.long).expand(n) if not isinstance(y, torch.Tensor) or y.dim() == 0 \
-                else y.long()
-        return self.generate(self.latents(n, seed), y)
+            y = check_classes(y, getattr(self.generator, "num_classes", 0))
+            if y.dim() == 0:
+                y = y.expand(n)
+            elif y.shape != (n,):
+                raise ConfigError(f"y must be one class or {n} classes (one per sample), got {len(y)}")
+        return self.generate(z, y)
+
+
+def _whole(v, what: str, low: int) -> int:
+    """`v` as an int ≥ `low` (a seed also ≤ 2³¹−1), else a one-line ConfigError."""
+    from .config import SEED
+
+    try:
+        i = operator.index(v) if not isinstance(v, bool) else None
+    except TypeError:
+        i = None
+    if i is None or i < low or (what == "seed" and not SEED.contains(i)):
+        bound = str(SEED) if what == "seed" else f"≥ {low}"
+        raise ConfigError(f"{what} must be a whole number {bound}, got {v!r}")
+    return i
 
 
 def _resolve_checkpoint(path: str) -> str:

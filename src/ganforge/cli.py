@@ -345,6 +345,8 @@ def cmd_intervene(args) -> int:
         raise GanforgeError(f"--n must be ≥ 1, got {args.n}")
     g = api.load(args.run, ema=not args.raw_weights)
     _require_latent_images(g, args.run, "intervention", segmented=bool(args.cls))
+    if not args.units:
+        raise GanforgeError("--units names at least one unit, e.g. --units 3,17")
     if args.cls and args.mode != "insert":
         raise GanforgeError("--class picks the insertion value of a class: it goes with --mode insert")
     value = None

@@ -18,6 +18,11 @@ def output_paths(files: Sequence[str], root: str, out_dir: str, suffix: str = ".
     out = {f: os.path.join(out_dir, (f"{stem}-{ext.lstrip('.').lower()}" if shared[stem] > 1 and ext else stem)
                            + suffix) for f, (stem, ext) in stems.items()}
     refuse_overwriting(files, list(out.values()))
+    seen: Dict[str, str] = {}
+    for f, path in out.items():  # a.png and a.PNG, or a.png, a.jpg and a-png.png: refuse rather than lose one
+        other = seen.setdefault(os.path.normcase(path), f)
+        if other != f:
+            raise GanforgeError(f"{other} and {f} would both be written to {path}: rename one of them")
     return out
 
 

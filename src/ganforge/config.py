@@ -138,8 +138,19 @@ def read_raw(source) -> dict:
 
 
 def apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
-    """Apply `section.key=value` strings (values parsed as YAML) to a raw config dict."""
+    """Apply `section.key=value` strings (values parsed as YAML) to a raw config dict. An override that switches
+    `data.name` to another dataset keeps only the preset's data settings that dataset also has, and never its `n`
+    (the preset's count of generated samples, not a cap on the user's data)."""
     raw = to_plain(raw)
+    new_name = next((i.partition("=")[2].strip() for i in overrides if i.partition("=")[0].strip() == "data.name"),
+                    None)
+    data = raw.get("data")
+    if new_name and isinstance(data, dict) and data.get("name") != new_name and new_name in DATASETS.names():
+        keep = {f.name for f in dataclasses.fields(DATASETS.get(new_name).config_cls)} - {"n", "name"}
+        dropped = sorted(k for k in data if k not in keep and k != "name")
+        if dropped:
+            log.info("data.name=%s: the preset's data settings %s do not carry over", new_name, ", ".join(dropped))
+        raw["data"] = {k: v for k, v in data.items() if k in keep}
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like section.key=value, e.g. train.steps=2000")
@@ -376,12 +387,8 @@ def from_dict(raw: dict) -> Config:
     for section in SECTIONS:
         if section not in raw:
             raise ConfigError(f"the config has no {section!r} section")
-    name = str(raw.get("name", "run"))
-    if not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
-        raise ConfigError(f"name {name!r} names the run's folder under train.out_dir: use letters, digits, '-', "
-                          f"'_' or '.' (no path separators)")
     return Config(
-        name=name,
+        name=str(raw.get("name", "run")),
         description=str(raw.get("description", "")),
         **{s: _build_section(s, raw[s]) for s in SECTIONS},
         train=build_dataclass(TrainConfig, raw.get("train") or {}, "train"),

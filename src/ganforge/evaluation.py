@@ -63,6 +63,8 @@ def parse_metrics(spec: Union[str, Sequence[str]], data_name: str, is_image: boo
     """A comma-separated string or list of metric names (or "auto") -> validated canonical names. Two-domain
     (translation) data have their own metrics: see :mod:`ganforge.translation_eval`."""
     names = [s.strip().lower() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
+    if not names:
+        raise ConfigError("no metric named: give metric names (e.g. fid,kid) or auto")
     if two_domain:
         from .translation_eval import parse_translation_metrics
 

@@ -26,7 +26,7 @@ from pydantic import Field
 
 from ..dissect import edit, insertion_values, load_segmenter
 from ..dissect.dissect import LayerDissection, UnitRecord
-from ..dissect.intervene import unit_quantile_values
+from ..dissect.intervene import num_units, unit_quantile_values
 from .. import api
 from ..errors import ConfigError
 from .errors import BadRequest
@@ -107,7 +107,7 @@ class UnitBank:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         k = len(report.class_names)
-        whole = report.layer == layer and report.num_units >= 1 and \
+        whole = report.layer == layer and report.num_units == num_units(served.loaded, layer) and \
             sorted(u.unit for u in report.units) == list(range(report.num_units)) and \
             all(isinstance(u.iou_per_class, list) and len(u.iou_per_class) == k for u in report.units)
         return report if whole else None  # a damaged or hand-edited report: dissect the layer again

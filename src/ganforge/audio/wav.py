@@ -92,6 +92,10 @@ def read_note(path: str, sample_rate: int, n_samples: int, min_seconds: float) -
     x, sr = read_wav(path)
     if x.size == 0:
         raise AudioSkip("empty")
+    if not 1000 <= sr <= 768_000:
+        raise AudioSkip(f"sample rate {sr} Hz is not an audio rate (a damaged header?)")
+    if not np.isfinite(x).all():
+        raise AudioSkip("non-finite samples (NaN or infinite)")
     if len(x) < min_seconds * sr:
         raise AudioSkip(f"too short ({len(x) / sr:.2f} s < {min_seconds} s)")
     if (np.abs(x) >= 0.999).mean() > 0.01:
@@ -99,5 +103,7 @@ def read_note(path: str, sample_rate: int, n_samples: int, min_seconds: float) -
     mono = x.mean(1)
     if np.abs(mono).max() < 1e-4:
         raise AudioSkip("silent")
-    mono = resample(mono, sr, sample_rate)[:n_samples]
+    # only the input that the kept n_samples draw on (plus the filter's reach): a long file costs no more
+    reach = int(math.ceil(32 * max(1.0, sr / sample_rate))) + 2
+    mono = resample(mono[: int(math.ceil(n_samples * sr / sample_rate)) + reach], sr, sample_rate)[:n_samples]
     return np.pad(mono, (0, n_samples - len(mono)))

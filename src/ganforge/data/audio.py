@@ -127,7 +127,7 @@ def build_notes(cfg: NotesConfig) -> TensorDataset:
     return _dataset(*note_waves(cfg), cfg, s)
 
 
-NSYNTH_NAME = re.compile(r"-(\d{3})-(\d{3})\.wav$", re.IGNORECASE)
+NSYNTH_NAME = re.compile(r"-(\d{3})-(\d{3})\.(wav|flac)$", re.IGNORECASE)
 
 
 def list_wavs(root: str):

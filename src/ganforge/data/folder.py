@@ -26,6 +26,7 @@ from ..utils.progress import progress
 from .bundled import resize_uint8
 
 log = logging.getLogger(__name__)
+MAX_PIXELS = 89_478_485  # PIL's own decompression-bomb limit
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 PROGRESS_MIN_FILES = 200
@@ -49,7 +50,7 @@ class FolderConfig:
     path: str = ""
     resolution: int = 64
     channels: int = 3
-    max_pixels: int = 89_478_485
+    max_pixels: int = MAX_PIXELS
     labels: bool = False
 
 
@@ -95,7 +96,7 @@ def _resize_crop(im: Image.Image, size: int) -> Image.Image:
     return im.crop((left, top, left + size, top + size))
 
 
-def load_image(path: str, resolution: int, channels: int = 3, max_pixels: int = 89_478_485) -> np.ndarray:
+def load_image(path: str, resolution: int, channels: int = 3, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode one image file -> H×W×C uint8 at `resolution`; raises _Skip with the reason if it is unusable."""
     try:
         if os.path.getsize(path) == 0:
@@ -214,6 +215,8 @@ class NpzConfig:
 
 def _images_to_uint8(a: np.ndarray, where: str) -> torch.Tensor:
     """An image array in any accepted layout / range -> N×C×H×W uint8 tensor."""
+    if a.ndim in (3, 4) and min(a.shape[1:3] if a.ndim == 3 else a.shape[1:]) < 1:
+        raise DataError(f"{where} has shape {a.shape}: its images hold no pixels")
     if a.ndim == 3:
         a = a[:, None]
     elif a.ndim == 4:
@@ -248,6 +251,10 @@ def _images_to_uint8(a: np.ndarray, where: str) -> torch.Tensor:
 
 
 def _read_npz(path: str, cfg: NpzConfig):
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # a .npz is a zip archive of .npy files
+            raise DataError(f"could not read {path} as a .npz file: it is not a .npz archive (np.savez writes one; "
+                            f"a single array saved with np.save is a .npy: wrap it with np.savez(path, x=array))")
     try:
         with np.load(path, allow_pickle=False) as z:
             keys = list(z.files)
@@ -277,6 +284,9 @@ def build_npz(cfg: NpzConfig) -> TensorDataset:
         raise DataError(f"{path}[{key!r}] holds no images")
     if cfg.resolution:
         x = resize_uint8(x, int(cfg.resolution))
+    elif x.shape[-1] != x.shape[-2]:
+        raise DataError(f"{path}[{key!r}] holds {x.shape[-2]}×{x.shape[-1]} images; the generators draw squares: "
+                        f"set data.resolution to resize and centre-crop them")
     y, info = None, DataInfo(shape=tuple(x.shape[1:]))
     if labels is not None:
         if labels.ndim != 1 or len(labels) != len(x) or labels.dtype.kind not in "iu" or labels.min() < 0:
@@ -284,6 +294,9 @@ def build_npz(cfg: NpzConfig) -> TensorDataset:
                             f"got shape {labels.shape} dtype {labels.dtype}")
         y = torch.from_numpy(labels.astype(np.int64))
         k = int(labels.max()) + 1
+        if k > max(1000, 10 * len(x)):
+            raise DataError(f"{path}[{cfg.label_key!r}]: labels run up to {k - 1} for {len(x)} images; classes must "
+                            f"be numbered 0..K-1")
         info = DataInfo(shape=tuple(x.shape[1:]), num_classes=k, class_names=tuple(str(i) for i in range(k)))
     log.info("npz %s: %d images of shape %s", path, len(x), tuple(x.shape[1:]))
     return TensorDataset(x, y, info=info)

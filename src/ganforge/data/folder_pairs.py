@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import List, Tuple
 
@@ -25,7 +26,7 @@ from PIL import Image
 from ..errors import DataError
 from ..registry import DATASETS
 from .base import DataInfo, TensorDataset, stack_uint8
-from .folder import _resize_crop, _Skip, _to_mode, _warn_skipped, list_images, load_image
+from .folder import MAX_PIXELS, _resize_crop, _Skip, _to_mode, _warn_skipped, list_images, load_image
 from .translation import _unpaired_index
 
 log = logging.getLogger(__name__)
@@ -44,10 +45,19 @@ class FolderPairsConfig:
     n: int = field(default=0, metadata={"bound": None})  # the first n images (pairs) by file name; 0: all
 
 
-def _mode_channels(path: str) -> int:
+def _mode_channels(path: str, max_pixels: int = MAX_PIXELS) -> int:
+    """1 or 3 by the file's mode; _Skip for a file PIL cannot read or one over `max_pixels` (decompression bomb)."""
     try:
-        with Image.open(path) as im:
-            return 1 if im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F") else 3
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own max_pixels decides
+            with Image.open(path) as im:
+                w, h = im.size
+                if w * h > max_pixels:
+                    raise _Skip(f"{w}×{h} = {w * h:,} pixels is over max_pixels={max_pixels:,} (decompression "
+                                f"bomb?)")
+                return 1 if im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F") else 3
+    except Image.DecompressionBombError as e:
+        raise _Skip(f"refused by PIL as a decompression bomb ({e})") from None
     except (OSError, ValueError, SyntaxError) as e:
         raise _Skip(f"not an image PIL can read ({e})") from None
 
@@ -66,12 +76,13 @@ def _read_domain(files: List[str], cfg: FolderPairsConfig, root: str, crop_half:
                 raise DataError(f"{path} is a {kinds[found]} image among {kinds[channels]} ones: convert it, or set "
                                 f"data.channels=1 or 3 to convert every image")
             with Image.open(path) as im:
-                sizes.append(im.size)
+                size = im.size
             if crop_half:
                 images.append(_load_half(path, crop_half, cfg.resolution, channels))
             else:
                 images.append(load_image(path, cfg.resolution, channels))
             kept.append(path)
+            sizes.append(size)  # only of the kept files: the pair check compares kept A with kept B
         except _Skip as e:
             skipped.append((path, str(e)))
     _warn_skipped(skipped, len(files), root)

@@ -359,7 +359,7 @@ def read_frames(folder: str, size: int, need_images: bool = True) -> Tuple[Optio
             raise DataError(f"{folder}: {len(texts)} landmark files but no frame images (.png/.jpg)")
         pts = np.stack([read_landmarks(os.path.join(folder, t)) for t in texts])
         scale = size / _landmark_frame_size(folder)
-        return None, torch.tensor(pts * scale, dtype=torch.float32)
+        return None, torch.tensor(_inside(pts * scale, size, folder), dtype=torch.float32)
     stems = [os.path.splitext(f)[0] for f in images]
     missing = [s for s in stems if not os.path.isfile(os.path.join(folder, s + ".txt"))]
     if missing:
@@ -381,7 +381,17 @@ def read_frames(folder: str, size: int, need_images: bool = True) -> Tuple[Optio
         frames.append(np.asarray(im.resize((size, size), Image.BILINEAR)))
         pts.append(read_landmarks(os.path.join(folder, stem + ".txt")) * size / im.width)
     x = torch.from_numpy(np.stack(frames).transpose(0, 3, 1, 2).copy())
-    return x, torch.tensor(np.stack(pts), dtype=torch.float32)
+    return x, torch.tensor(_inside(np.stack(pts), size, folder), dtype=torch.float32)
+
+
+def _inside(pts: np.ndarray, size: int, folder: str) -> np.ndarray:
+    """Landmarks (N×68×2, pixels of a size×size frame) that lie near the frame; a DataError otherwise (a point
+    far outside is a damaged file, and drawing its lines would take memory without bound)."""
+    bad = np.abs(pts - size / 2).max(axis=(1, 2)) > 2 * size
+    if bad.any():
+        raise DataError(f"{folder}: the landmarks of frame {int(np.argmax(bad))} lie far outside the frame "
+                        f"(beyond twice its width from its centre): a damaged landmark file, or a wrong frame_size")
+    return pts
 
 
 def _landmark_frame_size(folder: str) -> float:

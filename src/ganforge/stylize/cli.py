@@ -7,6 +7,7 @@ import argparse
 import os
 
 from ..cli_paths import refuse_overwriting
+from ..utils.images import save_pil
 from ..errors import GanforgeError
 
 
@@ -51,12 +52,12 @@ def cmd_stylize(args) -> int:
 
     if args.size is not None and args.size < 8:
         raise GanforgeError(f"--size must be at least 8, got {args.size}")
-    refuse_overwriting([args.content, args.style], [args.out])
+    refuse_overwriting([args.content, args.style], [args.out] + ([args.strip] if args.strip else []))
     content = _open(args.content, "content", args.size)
     style = _open(args.style, "style", args.size)
     result = stylize(content, style, alpha=args.alpha, weights=args.weights)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    result.save(args.out)
+    save_pil(result, args.out)
     print(args.out)
     if args.strip:
         h = content.height
@@ -66,6 +67,6 @@ def cmd_stylize(args) -> int:
         strip.paste(style.resize((sw, h), Image.BICUBIC), (content.width + 4, 0))
         strip.paste(result, (content.width + sw + 8, 0))
         os.makedirs(os.path.dirname(os.path.abspath(args.strip)), exist_ok=True)
-        strip.save(args.strip)
+        save_pil(strip, args.strip)
         print(args.strip)
     return 0

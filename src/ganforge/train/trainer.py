@@ -21,6 +21,7 @@ from ..errors import CheckpointError, ConfigError, GanforgeError, TrainingDiverg
 from ..methods import build_method
 from ..methods.base import Noise
 from ..utils.images import save_grid, save_scatter
+from ..utils.safeio import atomic_write
 from ..utils.progress import progress
 from . import distributed as ddp
 from . import rng
@@ -65,13 +66,22 @@ class DeviceStream:
         return self.stream.next().to(self.device, non_blocking=True, memory_format=self.memory_format)
 
 
+def default_run_dir(config: Config) -> str:
+    """train.out_dir/name, for a run started without a folder; a name that would leave out_dir is refused."""
+    name = config.name
+    if not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise ConfigError(f"name {name!r} names the run's folder under train.out_dir: use letters, digits, '-', "
+                          f"'_' or '.' (no path separators), or give the folder with --out")
+    return os.path.join(config.train.out_dir, name)
+
+
 def _undo_on_failure(init):
     """Make a failing Trainer.__init__ (a bad value, a batch larger than the data, a checkpoint of another model)
     remove what it created in the run folder — the folder itself when it made it — never what was there before."""
 
     @functools.wraps(init)
     def wrapped(self, config, run_dir=None, *args, **kwargs):
-        folder = run_dir or os.path.join(config.train.out_dir, config.name)
+        folder = run_dir or default_run_dir(config)
         before = set(os.listdir(folder)) if os.path.isdir(folder) else None
         try:
             init(self, config, run_dir, *args, **kwargs)
@@ -99,7 +109,7 @@ class Trainer:
         check_config(config)  # a Config edited in Python meets the same bounds as one loaded from YAML
         self.config = config
         t = config.train
-        self.run_dir = run_dir or os.path.join(t.out_dir, config.name)
+        self.run_dir = run_dir or default_run_dir(config)
         self.dist = ddp.init_from_env(t.device)
         self.device = ddp.device_for(self.dist, t.device)
         if t.batch_size % self.dist.world_size:
@@ -336,7 +346,9 @@ class Trainer:
         else:
             ref = self.dataset.get(torch.arange(min(len(self.dataset), 2000)))
             save_scatter(x, path, reference=ref.target if ref.target is not None else ref.x)  # the output domain
-        shutil.copyfile(path, os.path.join(self.run_dir, "samples", "latest" + os.path.splitext(path)[1]))
+        with open(path, "rb") as f:  # replaced all at once: a full disk never leaves half a picture
+            atomic_write(os.path.join(self.run_dir, "samples", "latest" + os.path.splitext(path)[1]), f.read(),
+                         fsync=False)
         return path
 
     # -- scores -------------------------------------------------------------------------------------------------------

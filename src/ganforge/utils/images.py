@@ -114,6 +114,6 @@ def save_scatter(points: torch.Tensor, path: str, reference: Optional[torch.Tens
     if reference is not None:
         ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
     return path
