@@ -110,3 +110,31 @@ def test_config_yaml_survives_a_full_disk(tmp_path, monkeypatch):
         Trainer(tiny_config(steps=4), run_dir=str(tmp_path), resume=True)
     assert open(tmp_path / "config.yaml").read() == before
     assert not [n for n in os.listdir(tmp_path) if ".tmp-" in n]
+
+
+def test_a_run_being_trained_by_another_process_is_refused_in_one_line(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    Trainer(tiny_config(steps=2, checkpoint_every=2), run_dir=str(run)).fit()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(run)!r}, os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "print('held', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"  # what a training ganforge process holds
+        r = subprocess.run([sys.executable, "-m", "ganforge", "train", "--resume", str(run), "train.steps=4"],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2 and "being trained by another ganforge process" in r.stderr
+        assert r.stderr.strip().count("\n") == 0
+        assert latest_checkpoint(str(run / "checkpoints")).endswith("step-000002")  # untouched
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    resumed = Trainer(tiny_config(steps=4), run_dir=str(run), resume=True)  # free again: and one process may
+    again = Trainer(tiny_config(steps=4), run_dir=str(run), resume=True)  # hold several Trainers on one run
+    resumed.fit()
+    assert again.step == 2 and resumed.step == 4

@@ -30,6 +30,7 @@ from .checkpoint import (clear_stale_temporaries, latest_checkpoint, load_checkp
 from .ema import EMA
 from .logger import RunLogger, plot_losses, plot_scores, read_metrics
 from .precision import autocast, grad_scaler
+from .runlock import RunLock
 from .signals import StopRequest
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def _undo_on_failure(init):
         try:
             init(self, config, run_dir, *args, **kwargs)
         except BaseException:
+            lock = getattr(self, "run_lock", None)
             dist = getattr(self, "dist", None)
             if (dist is None or dist.is_main) and os.path.isdir(folder):
                 if before is None:
@@ -97,6 +99,8 @@ def _undo_on_failure(init):
                             shutil.rmtree(path, ignore_errors=True)
                         else:
                             os.remove(path)
+            if lock is not None:
+                lock.release()
             raise
 
     return wrapped
@@ -116,6 +120,7 @@ class Trainer:
             raise ConfigError(f"train.batch_size {t.batch_size} must divide evenly over {self.dist.world_size} ranks")
         if t.threads > 0:
             torch.set_num_threads(t.threads)
+        self.run_lock = RunLock()  # held from the first touch of an existing run until fit() ends
         wipe, resume = self._check_run_dir(resume, overwrite)
         rng.seed_everything(t.seed)  # the same on every rank: identical initial weights
         # Data first: a missing or empty source fails here, before anything is written or built.
@@ -152,6 +157,7 @@ class Trainer:
             if wipe:
                 shutil.rmtree(self.run_dir)
             os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
+            self.run_lock.acquire(self.run_dir)  # a new run's folder (or the one --overwrite made again)
         self.logger = RunLogger(self.run_dir, t.tensorboard) if self.dist.is_main else None
         self.stop = StopRequest()
         self.last_checkpoint = latest_checkpoint(self.ckpt_dir) if resume else None
@@ -190,6 +196,8 @@ class Trainer:
         checkpoint to resume from). A run stopped before its first checkpoint is resumed from step 0 (a warning);
         what an interrupted checkpoint write left behind is removed."""
         if self.dist.is_main:
+            if os.path.isdir(self.run_dir):
+                self.run_lock.acquire(self.run_dir)  # before anything of an existing run is cleared or read
             clear_stale_temporaries(self.ckpt_dir)
         has_ckpt = os.path.isdir(self.ckpt_dir) and latest_checkpoint(self.ckpt_dir) is not None
         if resume and not has_ckpt:
@@ -411,9 +419,15 @@ class Trainer:
             bar.close()
             if self.logger is not None:
                 self.logger.close()
+            self.run_lock.release()
         plot = plot_losses(self.logger.path, os.path.join(self.run_dir, "loss.png")) if main else None
         return RunResult(self.run_dir, self.step, self.last_checkpoint, samples, plot, stopping,
                          time.perf_counter() - started, self.scores, self.scores_plot)
+
+    def __del__(self):
+        lock = getattr(self, "run_lock", None)
+        if lock is not None:
+            lock.release()
 
     def data_stream(self) -> DeviceStream:
         return DeviceStream(self.stream, self.device, self.config.train.channels_last)
