@@ -20,6 +20,7 @@ from PIL import Image
 
 from .cli_paths import output_paths
 from .errors import GanforgeError
+from .utils.images import save_pil
 
 BATCH = 16  # images translated per forward pass
 
@@ -74,7 +75,7 @@ def _read(path: str, channels: int, resolution: int = 0) -> torch.Tensor:
 
 def _write(x: torch.Tensor, path: str) -> None:
     arr = ((x[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-    Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr).save(path)
+    save_pil(Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr), path)
 
 
 def _run(args, direction: str, keep_size: bool, tile: int = 0, overlap: int = 0) -> int:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ..utils.images import make_grid, save_png, save_scatter, upscale
+from ..utils.images import make_grid, save_pil, save_png, save_scatter, upscale
 from .base import TensorDataset
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,6 @@ def preview(dataset: TensorDataset, out: str, n: int = 64, seed: int = 0) -> str
     names = dataset.info.mask_classes or tuple(str(k) for k in range(int(batch.mask.max()) + 1))
     canvas = _legend(canvas, names)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    Image.fromarray(canvas).save(out)
+    save_pil(Image.fromarray(canvas), out)
     log.debug("preview of %d samples written to %s", len(batch), out)
     return out

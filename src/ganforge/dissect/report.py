@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..metrics.features import generator_source
-from ..utils.images import to_uint8
+from ..utils.images import save_pil, to_uint8
 from .dissect import LayerDissection
 from .hooks import capture, generator_module, in_eval_mode
 from .stats import upsample
@@ -88,7 +88,7 @@ def write_report(result: LayerDissection, generator, out_dir: str, scale: int = 
         name = f"image/unit-{rec.unit:04d}.png"
         if rec.top:
             images, acts = _top_images(module, result, rec.unit)
-            Image.fromarray(unit_strip(images, acts, rec.threshold, scale)).save(os.path.join(out_dir, name))
+            save_pil(Image.fromarray(unit_strip(images, acts, rec.threshold, scale)), os.path.join(out_dir, name))
         cls = "" if rec.interpretable else " class='dim'"
         rows.append(f"<tr class='unit'><td{cls}>unit {rec.unit}</td><td{cls}>{html.escape(rec.label)}</td>"
                     f"<td{cls}>IoU {rec.iou:.3f}</td><td{cls}>IQR {rec.iqr:.3f}</td>"

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from ..errors import DataError
+from ..utils.images import save_pil
 
 
 def read_image(path: str, shape) -> torch.Tensor:
@@ -33,5 +34,5 @@ def write_image(x: torch.Tensor, path: str) -> str:
     x = x[0] if x.dim() == 4 else x
     arr = ((x.detach().cpu().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else np.ascontiguousarray(arr)).save(path)
+    save_pil(Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else np.ascontiguousarray(arr)), path)
     return path

@@ -160,7 +160,7 @@ class Trainer:
             self.run_lock.acquire(self.run_dir)  # a new run's folder (or the one --overwrite made again)
         self.logger = RunLogger(self.run_dir, t.tensorboard) if self.dist.is_main else None
         self.stop = StopRequest()
-        self.last_checkpoint = latest_checkpoint(self.ckpt_dir) if resume else None
+        self.last_checkpoint = self._found if resume else None
         if resume:
             self._resume()
         elif self.logger is not None:  # a run stopped before its first checkpoint starts over: drop its records
@@ -199,7 +199,8 @@ class Trainer:
             if os.path.isdir(self.run_dir):
                 self.run_lock.acquire(self.run_dir)  # before anything of an existing run is cleared or read
             clear_stale_temporaries(self.ckpt_dir)
-        has_ckpt = os.path.isdir(self.ckpt_dir) and latest_checkpoint(self.ckpt_dir) is not None
+        self._found = latest_checkpoint(self.ckpt_dir) if os.path.isdir(self.ckpt_dir) else None  # warns once
+        has_ckpt = self._found is not None
         if resume and not has_ckpt:
             if not os.path.isfile(os.path.join(self.run_dir, "config.yaml")):
                 raise CheckpointError(f"nothing to resume: {self.run_dir} is not a ganforge run (no config.yaml)")

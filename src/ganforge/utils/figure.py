@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .images import make_grid
+from .images import make_grid, save_pil
 
 
 def _font(size: int):
@@ -73,6 +73,6 @@ def save_labelled_grid(x: torch.Tensor, path: str, nrow: int, row_labels: Sequen
                        col_labels: Sequence[str] = (), title: str = "", cell: Optional[int] = None) -> str:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     kwargs = {} if cell is None else {"cell": cell}
-    labelled_grid(x, nrow, row_labels, col_labels, title, **kwargs).save(path)
+    save_pil(labelled_grid(x, nrow, row_labels, col_labels, title, **kwargs), path)
     return path
 
