@@ -40,7 +40,7 @@ def run_cli(capsys, *args):
     return code, out, err
 
 
-def one_line_error(code, err, *words):
+def assert_one_line_error(code, err, *words):
     assert code == 2 and err.startswith("error: ") and err.strip().count("\n") == 0, err
     assert all(w in err for w in words), err
 
@@ -55,7 +55,7 @@ def test_translate_never_writes_over_its_inputs_and_keeps_same_named_inputs_apar
     folder = tmp_path / "pics"
     folder.mkdir()
     a = _picture(folder / "a.png", 0)
-    one_line_error(*run_cli(capsys, "translate", p2p, "--input", folder, "--out", folder)[::2], "would replace")
+    assert_one_line_error(*run_cli(capsys, "translate", p2p, "--input", folder, "--out", folder)[::2], "would replace")
     assert open(folder / "a.png", "rb").read() == a  # the original is untouched
     _picture(folder / "a.jpg", 1)
     code, out, _ = run_cli(capsys, "translate", p2p, "--input", folder, "--out", tmp_path / "out")
@@ -68,35 +68,35 @@ def test_edit_and_stylize_refuse_to_overwrite_their_inputs(dc, tmp_path, capsys)
     before = _picture(photo)
     strokes = tmp_path / "s.json"
     strokes.write_text('{"strokes":[{"type":"color","points":[[5,5],[10,10]],"color":[255,0,0]}]}')
-    one_line_error(*run_cli(capsys, "edit", dc, "--input", photo, "--strokes", strokes, "--out", photo,
+    assert_one_line_error(*run_cli(capsys, "edit", dc, "--input", photo, "--strokes", strokes, "--out", photo,
                             "--steps", 2, "--edit-steps", 2)[::2], "would replace")
-    one_line_error(*run_cli(capsys, "stylize", "--content", photo, "--style", photo, "--out", photo)[::2],
+    assert_one_line_error(*run_cli(capsys, "stylize", "--content", photo, "--style", photo, "--out", photo)[::2],
                    "would replace")
     assert open(photo, "rb").read() == before
 
 
 def test_upscale_refuses_a_run_that_does_not_enlarge(p2p, tmp_path, capsys):
     _picture(tmp_path / "x.png")
-    one_line_error(*run_cli(capsys, "upscale", p2p, "--input", tmp_path / "x.png", "--out", tmp_path / "o")[::2],
+    assert_one_line_error(*run_cli(capsys, "upscale", p2p, "--input", tmp_path / "x.png", "--out", tmp_path / "o")[::2],
                    "not a super-resolution run")
 
 
 def test_interpolate_refuses_translators_and_keeps_the_strip_beside_a_gif(dc, p2p, tmp_path, capsys):
-    one_line_error(*run_cli(capsys, "interpolate", p2p, "--out", tmp_path / "i.png")[::2], "image-to-image")
+    assert_one_line_error(*run_cli(capsys, "interpolate", p2p, "--out", tmp_path / "i.png")[::2], "image-to-image")
     code, out, _ = run_cli(capsys, "interpolate", dc, "--seeds", "1,2", "--steps", 3, "--out", tmp_path / "i.gif")
     assert code == 0
     assert Image.open(tmp_path / "i.png").format == "PNG" and Image.open(tmp_path / "i.gif").format == "GIF"
 
 
 def test_dissection_refuses_runs_the_segmenter_cannot_label(dc, p2p, capsys):
-    one_line_error(*run_cli(capsys, "dissect", dc, "--layer", "layer2", "--n", 4)[::2], "1-channel", "3-channel")
-    one_line_error(*run_cli(capsys, "intervene", p2p, "--layer", "up2", "--units", 1)[::2], "image-to-image")
+    assert_one_line_error(*run_cli(capsys, "dissect", dc, "--layer", "layer2", "--n", 4)[::2], "1-channel", "3-channel")
+    assert_one_line_error(*run_cli(capsys, "intervene", p2p, "--layer", "up2", "--units", 1)[::2], "image-to-image")
 
 
 @pytest.mark.parametrize("metrics, n, words", [("fid", 1, "fid needs at least 2"), ("dc", 3, "at least 6"),
                                                ("pr", 1, "at least 4")])
 def test_eval_with_too_few_samples_is_one_line(dc, capsys, metrics, n, words):
-    one_line_error(*run_cli(capsys, "eval", dc, "--n", n, "--metrics", metrics, "--no-record")[::2], words)
+    assert_one_line_error(*run_cli(capsys, "eval", dc, "--n", n, "--metrics", metrics, "--no-record")[::2], words)
 
 
 def test_a_record_after_a_cut_off_line_is_kept(dc, tmp_path, capsys):
@@ -122,7 +122,7 @@ def test_nan_weights_are_refused_when_a_run_is_loaded(dc, tmp_path, capsys):
             t = load_file(file)
             t = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in t.items()}
             save_file(t, file)
-    one_line_error(*run_cli(capsys, "sample", run, "--out", tmp_path / "s.png")[::2], "not finite")
+    assert_one_line_error(*run_cli(capsys, "sample", run, "--out", tmp_path / "s.png")[::2], "not finite")
     assert not os.path.exists(tmp_path / "s.png")
 
 
@@ -136,31 +136,31 @@ def test_sample_output_and_seed_errors_name_what_the_user_gave(dc, tmp_path, cap
     (tmp_path / "notes.txt").write_text("mine")
     if "--out" not in args:
         args += ["--out", str(tmp_path / "s.png")]
-    one_line_error(*run_cli(capsys, "sample", dc, "--n", 4, *args)[::2], words.format(tmp=tmp_path))
+    assert_one_line_error(*run_cli(capsys, "sample", dc, "--n", 4, *args)[::2], words.format(tmp=tmp_path))
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 @pytest.mark.parametrize("override, words", [("train.device=gpu", "unknown device 'gpu'"),
                                              ("train.steps=nan", "must be an integer")])
 def test_train_config_errors_are_one_line(tmp_path, capsys, override, words):
-    one_line_error(*run_cli(capsys, "train", "gan-ring8", "--out", tmp_path / "r", override)[::2], words)
+    assert_one_line_error(*run_cli(capsys, "train", "gan-ring8", "--out", tmp_path / "r", override)[::2], words)
     assert not os.path.exists(tmp_path / "r")
 
 
 def test_a_run_name_never_places_the_run_outside_out_dir(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "runs"
-    one_line_error(*run_cli(capsys, "train", "gan-ring8", f"train.out_dir={out}", "name=x/../../escape")[::2],
+    assert_one_line_error(*run_cli(capsys, "train", "gan-ring8", f"train.out_dir={out}", "name=x/../../escape")[::2],
                    "no path separators")
     assert os.listdir(tmp_path) == []
 
 
 def test_a_yaml_file_that_is_not_text_or_has_a_list_section_is_one_line(tmp_path, capsys):
     (tmp_path / "bin.yaml").write_bytes(bytes(range(128, 256)) * 2)
-    one_line_error(*run_cli(capsys, "train", tmp_path / "bin.yaml")[::2], "not a text")
+    assert_one_line_error(*run_cli(capsys, "train", tmp_path / "bin.yaml")[::2], "not a text")
     (tmp_path / "list.yaml").write_text(open(api.__file__.replace("api.py", "presets/gan-ring8.yaml")).read()
                                         + "\ntrain: [1, 2]\n")
-    one_line_error(*run_cli(capsys, "train", tmp_path / "list.yaml")[::2], "must be a mapping")
+    assert_one_line_error(*run_cli(capsys, "train", tmp_path / "list.yaml")[::2], "must be a mapping")
 
 
 def test_a_very_long_strip_is_cropped_before_it_is_resized(tmp_path):
@@ -188,7 +188,7 @@ def test_inputs_whose_outputs_would_coincide_are_refused_before_any_work(p2p, tm
     _picture(folder / "a.png", 0)
     _picture(folder / "a.jpg", 1)
     _picture(folder / "a-png.png", 2)  # its output name is what a.png's becomes
-    one_line_error(*run_cli(capsys, "translate", p2p, "--input", folder, "--out", tmp_path / "o")[::2],
+    assert_one_line_error(*run_cli(capsys, "translate", p2p, "--input", folder, "--out", tmp_path / "o")[::2],
                    "would both be written to")
     assert not (tmp_path / "o").exists()
 
@@ -196,8 +196,8 @@ def test_inputs_whose_outputs_would_coincide_are_refused_before_any_work(p2p, tm
 def test_stylize_strip_and_empty_units_are_refused(dc, tmp_path, capsys):
     photo = tmp_path / "c.png"
     before = _picture(photo)
-    one_line_error(*run_cli(capsys, "stylize", "--content", photo, "--style", photo, "--out", tmp_path / "r.png",
+    assert_one_line_error(*run_cli(capsys, "stylize", "--content", photo, "--style", photo, "--out", tmp_path / "r.png",
                             "--strip", photo)[::2], "would replace")
     assert open(photo, "rb").read() == before
-    one_line_error(*run_cli(capsys, "intervene", dc, "--layer", "layer2", "--units", "",
+    assert_one_line_error(*run_cli(capsys, "intervene", dc, "--layer", "layer2", "--units", "",
                             "--out", tmp_path / "i.png")[::2], "at least one unit")
