@@ -18,20 +18,22 @@ QUICK = ["train.progress=false", "train.tensorboard=false", "train.threads=1", "
          "train.eval_every=0", "train.sample_every=100", "train.checkpoint_every=100"]
 
 
+def _trained(factory, preset, overrides):
+    out = str(factory.mktemp(preset) / "run")
+    api.train(preset, QUICK + overrides, run_dir=out)
+    return out
+
+
 @pytest.fixture(scope="module")
 def dc(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("dc") / "run")
-    api.train("dcgan-mnist", QUICK + ["generator.channels=8", "discriminator.channels=8", "train.steps=2",
-                                      "train.batch_size=16"], run_dir=out)
-    return out
+    return _trained(tmp_path_factory, "dcgan-mnist", ["generator.channels=8", "discriminator.channels=8",
+                                                      "train.steps=2", "train.batch_size=16"])
 
 
 @pytest.fixture(scope="module")
 def p2p(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("p2p") / "run")
-    api.train("pix2pix-shapes-labels", QUICK + ["train.steps=2", "data.n=32", "train.batch_size=8",
-                                                 "generator.test_dropout=false"], run_dir=out)
-    return out
+    return _trained(tmp_path_factory, "pix2pix-shapes-labels", ["train.steps=2", "data.n=32", "train.batch_size=8",
+                                                                "generator.test_dropout=false"])
 
 
 def run_cli(capsys, *args):

@@ -30,7 +30,9 @@ class LoadedGenerator:
 
     def latents(self, n: int, seed: int = 0) -> torch.Tensor:
         """n latent codes drawn from the prior with a fixed seed (the same seed gives the same codes)."""
-        n, seed = _whole(n, "n", 1), _whole(seed, "seed", 0)
+        from .config import COUNT, SEED
+
+        n, seed = _whole(n, "n", COUNT), _whole(seed, "seed", SEED)
         return self.generator.sample_z(n, generator=torch.Generator().manual_seed(seed), device=self.device)
 
     @torch.no_grad()
@@ -62,16 +64,13 @@ class LoadedGenerator:
         return self.generate(z, y)
 
 
-def _whole(v, what: str, low: int) -> int:
-    """`v` as an int ≥ `low` (a seed also ≤ 2³¹−1), else a one-line ConfigError."""
-    from .config import SEED
-
+def _whole(v, what: str, bound) -> int:
+    """`v` as an int inside `bound` (a config.Bound), else a one-line ConfigError."""
     try:
-        i = operator.index(v) if not isinstance(v, bool) else None
+        i = None if isinstance(v, bool) else operator.index(v)
     except TypeError:
         i = None
-    if i is None or i < low or (what == "seed" and not SEED.contains(i)):
-        bound = str(SEED) if what == "seed" else f"≥ {low}"
+    if i is None or not bound.contains(i):
         raise ConfigError(f"{what} must be a whole number {bound}, got {v!r}")
     return i
 

@@ -286,7 +286,7 @@ class LabSession:
 
         def r(t: torch.Tensor, digits: int = 4):  # JSON has no NaN: a diverged network's values become null
             a = np.round(t.detach().double().numpy(), digits)
-            return np.where(np.isfinite(a), a, None).tolist() if not np.isfinite(a).all() else a.tolist()
+            return a.tolist() if np.isfinite(a).all() else np.where(np.isfinite(a), a, None).tolist()
 
         out = {"epoch": self.epoch, "d_steps": self.d_steps, "g_steps": self.g_steps, "done": self.done,
                "diverged": self.diverged, "d_loss": finite_or_none(d_loss), "g_loss": finite_or_none(g_loss),

@@ -215,7 +215,7 @@ class NpzConfig:
 
 def _images_to_uint8(a: np.ndarray, where: str) -> torch.Tensor:
     """An image array in any accepted layout / range -> N×C×H×W uint8 tensor."""
-    if a.ndim in (3, 4) and min(a.shape[1:3] if a.ndim == 3 else a.shape[1:]) < 1:
+    if a.ndim in (3, 4) and min(a.shape[1:]) < 1:
         raise DataError(f"{where} has shape {a.shape}: its images hold no pixels")
     if a.ndim == 3:
         a = a[:, None]
